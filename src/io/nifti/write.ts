@@ -1,0 +1,115 @@
+/**
+ * Writing NIfTI-1 (`.nii`, or `.nii.gz` when the name ends in `.gz`), little endian, with the affine stored both as
+ * the sform and as the qform (codes 1, scanner), pixdim = the affine's column norms, units mm. nibabel, ITK-SNAP and
+ * 3D Slicer then agree on the geometry. The file is written to a temporary name and renamed, so a crash never leaves
+ * a half-written file under the final name.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { det3, linear, mat2quat, polarOrthogonal, spacing, type Affine, type Mat3 } from '../../core/affine';
+import { NiftiWriteError } from '../../errors';
+import { WRITE_CODES, type WritableDtype } from './datatypes';
+
+export interface SaveNiftiOptions {
+  dtype?: WritableDtype;
+  /** Free text stored in the header's `descrip` field (max 79 characters). */
+  description?: string;
+}
+
+const HEADER_BYTES = 348;
+const VOX_OFFSET = 352;
+
+/** Encode a 3-D volume (float32, C-ordered over (X, Y, Z)) as NIfTI-1 bytes. */
+export function encodeNifti(
+  data: ArrayLike<number>,
+  shape: readonly [number, number, number],
+  affine: Affine,
+  options: SaveNiftiOptions = {},
+): Uint8Array {
+  const dtype = options.dtype ?? 'float32';
+  const { code, bytes } = WRITE_CODES[dtype];
+  const [X, Y, Z] = shape;
+  const n = X * Y * Z;
+  if (data.length !== n) throw new Error(`data has ${data.length} values, shape ${shape.join('×')} needs ${n}`);
+  const buf = new ArrayBuffer(VOX_OFFSET + n * bytes);
+  const dv = new DataView(buf);
+  const le = true;
+  dv.setInt32(0, HEADER_BYTES, le);
+  dv.setUint8(39, 0); // dim_info
+  const dims = [3, X, Y, Z, 1, 1, 1, 1];
+  dims.forEach((d, i) => dv.setInt16(40 + 2 * i, d, le));
+  dv.setInt16(70, code, le);
+  dv.setInt16(72, bytes * 8, le);
+
+  const zooms = spacing(affine);
+  // qform: nibabel set_qform (qfac from the determinant's sign, shears stripped by polar decomposition).
+  const r: Mat3 = linear(affine).map((row) => row.map((x, j) => x / (zooms[j] || 1)));
+  const qfac = det3(r) > 0 ? 1 : -1;
+  if (qfac < 0) for (let i = 0; i < 3; i++) r[i][2] *= -1;
+  const quat = mat2quat(polarOrthogonal(r));
+  const pixdim = [qfac, zooms[0], zooms[1], zooms[2], 1, 1, 1, 1];
+  pixdim.forEach((p, i) => dv.setFloat32(76 + 4 * i, p, le));
+  dv.setFloat32(108, VOX_OFFSET, le);
+  dv.setFloat32(112, 1, le); // scl_slope
+  dv.setFloat32(116, 0, le); // scl_inter
+  dv.setUint8(123, 2 + 8); // xyzt_units: mm, s
+  const desc = (options.description ?? 'ssl3d').slice(0, 79);
+  for (let i = 0; i < desc.length; i++) dv.setUint8(148 + i, desc.charCodeAt(i) & 0x7f);
+  dv.setInt16(252, 1, le); // qform_code: scanner
+  dv.setInt16(254, 1, le); // sform_code: scanner
+  dv.setFloat32(256, quat[1], le);
+  dv.setFloat32(260, quat[2], le);
+  dv.setFloat32(264, quat[3], le);
+  dv.setFloat32(268, affine[0][3], le);
+  dv.setFloat32(272, affine[1][3], le);
+  dv.setFloat32(276, affine[2][3], le);
+  for (let row = 0; row < 3; row++) for (let c = 0; c < 4; c++) dv.setFloat32(280 + row * 16 + c * 4, affine[row][c], le);
+  const magic = 'n+1\0';
+  for (let i = 0; i < 4; i++) dv.setUint8(344 + i, magic.charCodeAt(i));
+  // bytes 348..351: extension flag = 0 (no extensions)
+
+  // Voxels: C order (X, Y, Z) → file (Fortran) order. Typed arrays are little endian on every platform Node runs on.
+  // Integer outputs round to nearest and saturate (typed-array assignment alone would truncate or wrap).
+  const out =
+    dtype === 'float32'
+      ? new Float32Array(buf, VOX_OFFSET, n)
+      : dtype === 'int16'
+        ? new Int16Array(buf, VOX_OFFSET, n)
+        : new Uint8Array(buf, VOX_OFFSET, n);
+  const [lo, hi] = dtype === 'int16' ? [-32768, 32767] : dtype === 'uint8' ? [0, 255] : [-Infinity, Infinity];
+  const isInt = dtype !== 'float32';
+  const YZ = Y * Z;
+  let s = 0;
+  for (let z = 0; z < Z; z++) {
+    for (let y = 0; y < Y; y++) {
+      let d = y * Z + z;
+      for (let x = 0; x < X; x++, d += YZ) {
+        const v = data[d];
+        out[s++] = isInt ? Math.min(hi, Math.max(lo, Math.round(v))) : v;
+      }
+    }
+  }
+  return new Uint8Array(buf);
+}
+
+/** Write a 3-D volume to `file` (gzip when it ends in `.gz`), atomically (temp file + rename). */
+export async function saveNifti(
+  file: string,
+  data: ArrayLike<number>,
+  shape: readonly [number, number, number],
+  affine: Affine,
+  options: SaveNiftiOptions = {},
+): Promise<void> {
+  let bytes = encodeNifti(data, shape, affine, options);
+  if (file.endsWith('.gz')) bytes = zlib.gzipSync(bytes, { level: 6 });
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    await fsp.writeFile(tmp, bytes);
+    await fsp.rename(tmp, file);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    throw new NiftiWriteError(file, (e as Error).message);
+  }
+}
