@@ -8,7 +8,7 @@ import * as zlib from 'node:zlib';
 import type { Affine } from '../../core/affine';
 import { volumeStats } from '../../core/volume';
 import { NiftiReadError, NonFiniteDataError } from '../../errors';
-import { monaiAffine } from './affine';
+import { bestAffine, monaiAffine } from './affine';
 import { HeaderProblem, parseHeader, type NiftiHeader } from './header';
 
 export interface NiftiImage {
@@ -19,6 +19,8 @@ export interface NiftiImage {
   shape: [number, number, number];
   /** Voxel-to-world (RAS+, mm), as MONAI's LoadImage reports it. */
   affine: Affine;
+  /** nibabel's `img.affine` before MONAI's repair (equal to `affine` for consistent headers). */
+  nibabelAffine: Affine;
   /** pixdim[1..3] after MONAI's header repair. */
   zooms: [number, number, number];
   header: NiftiHeader;
@@ -140,6 +142,7 @@ export async function decodeNifti(bytes: Uint8Array, path: string, options: Load
     data,
     shape,
     affine: geometry.affine,
+    nibabelAffine: bestAffine(header, shape),
     zooms: geometry.zooms,
     header,
     warnings: [...header.fixes, ...geometry.repairs],

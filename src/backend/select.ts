@@ -1,0 +1,142 @@
+/**
+ * The one place that chooses the TensorFlow.js backend.
+ *
+ * Order of preference: native GPU (`@tensorflow/tfjs-node-gpu`) > native CPU (`@tensorflow/tfjs-node`) > `wasm`
+ * (`@tensorflow/tfjs-backend-wasm`, always installed) > `cpu` (pure JS). The native packages are optional: they are
+ * used when installed and loadable. `SSL3D_BACKEND=native-gpu|native|wasm|cpu` forces a choice; forcing one that is
+ * not installed is an error that says how to install it.
+ */
+import type * as tfTypes from '@tensorflow/tfjs';
+import { BackendError } from '../errors';
+
+export type BackendName = 'native-gpu' | 'native' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: BackendName[] = ['native-gpu', 'native', 'wasm', 'cpu'];
+export const BACKEND_ENV = 'SSL3D_BACKEND';
+
+export interface BackendInfo {
+  name: BackendName;
+  /** The TF.js backend id (`tensorflow`, `wasm`, `cpu`). */
+  tfBackend: string;
+  /** The package that provides it. */
+  package: string;
+  /** Why this one was chosen. */
+  reason: string;
+}
+
+type Tf = typeof tfTypes;
+
+interface Candidate {
+  name: BackendName;
+  pkg: string;
+  tfBackend: string;
+  /** Loads the package; returns the tfjs namespace to use, or throws. */
+  load: () => Tf;
+  hint: string;
+}
+
+const CANDIDATES: Candidate[] = [
+  {
+    name: 'native-gpu',
+    pkg: '@tensorflow/tfjs-node-gpu',
+    tfBackend: 'tensorflow',
+    load: () => require('@tensorflow/tfjs-node-gpu') as Tf,
+    hint: 'install @tensorflow/tfjs-node-gpu (needs a CUDA machine; see README "Backends")',
+  },
+  {
+    name: 'native',
+    pkg: '@tensorflow/tfjs-node',
+    tfBackend: 'tensorflow',
+    load: () => require('@tensorflow/tfjs-node') as Tf,
+    hint: 'install @tensorflow/tfjs-node (see README "Backends" for the offline route)',
+  },
+  {
+    name: 'wasm',
+    pkg: '@tensorflow/tfjs-backend-wasm',
+    tfBackend: 'wasm',
+    load: () => {
+      require('@tensorflow/tfjs-backend-wasm');
+      return require('@tensorflow/tfjs') as Tf;
+    },
+    hint: 'reinstall the project dependencies (npm install)',
+  },
+  {
+    name: 'cpu',
+    pkg: '@tensorflow/tfjs',
+    tfBackend: 'cpu',
+    load: () => require('@tensorflow/tfjs') as Tf,
+    hint: 'reinstall the project dependencies (npm install)',
+  },
+];
+
+let active: { info: BackendInfo; tf: Tf } | undefined;
+
+/** Parse the environment override; throws on an unknown name. */
+export function requestedBackend(env: NodeJS.ProcessEnv = process.env): BackendName | undefined {
+  const v = env[BACKEND_ENV]?.trim().toLowerCase();
+  if (!v || v === 'auto') return undefined;
+  const aliases: Record<string, BackendName> = { tensorflow: 'native', node: 'native', gpu: 'native-gpu', 'node-gpu': 'native-gpu' };
+  const name = (aliases[v] ?? v) as BackendName;
+  if (!BACKEND_ORDER.includes(name)) {
+    throw new BackendError(`${BACKEND_ENV}=${v} is not a backend; use one of ${BACKEND_ORDER.join(', ')} or auto`);
+  }
+  return name;
+}
+
+/** Which backends could be loaded here (does not switch the active backend). */
+export function availableBackends(): BackendName[] {
+  return CANDIDATES.filter((c) => {
+    try {
+      require.resolve(c.pkg);
+      return true;
+    } catch {
+      return false;
+    }
+  }).map((c) => c.name);
+}
+
+/**
+ * Initialise the backend (once per process) and return the tfjs namespace bound to it.
+ * `force` (or SSL3D_BACKEND) picks one; otherwise the first that loads in BACKEND_ORDER.
+ */
+export async function initBackend(force?: BackendName): Promise<{ info: BackendInfo; tf: Tf }> {
+  const wanted = force ?? requestedBackend();
+  if (active && (!wanted || active.info.name === wanted)) return active;
+  const list = wanted ? CANDIDATES.filter((c) => c.name === wanted) : CANDIDATES;
+  const failures: string[] = [];
+  for (const c of list) {
+    let tf: Tf;
+    try {
+      tf = c.load();
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const why = err.code === 'MODULE_NOT_FOUND' ? 'not installed' : `failed to load: ${err.message.split('\n')[0]}`;
+      failures.push(`${c.name} (${c.pkg}): ${why}`);
+      if (wanted) throw new BackendError(`backend '${c.name}' requested via ${BACKEND_ENV} but ${c.pkg} is ${why}; ${c.hint}`);
+      continue;
+    }
+    let ok = false;
+    try {
+      ok = await tf.setBackend(c.tfBackend);
+      await tf.ready();
+    } catch (e) {
+      failures.push(`${c.name}: failed to initialise: ${(e as Error).message}`);
+    }
+    if (!ok || tf.getBackend() !== c.tfBackend) {
+      if (wanted) throw new BackendError(`backend '${c.name}' requested via ${BACKEND_ENV} failed to initialise`);
+      continue;
+    }
+    const reason = wanted
+      ? `forced by ${force ? 'caller' : BACKEND_ENV}`
+      : failures.length
+        ? `best available (${failures.join('; ')})`
+        : 'best available';
+    active = { info: { name: c.name, tfBackend: c.tfBackend, package: c.pkg, reason }, tf };
+    return active;
+  }
+  throw new BackendError(`no TensorFlow.js backend could be initialised:\n  ${failures.join('\n  ')}`);
+}
+
+/** One line for logs: `backend: wasm (@tensorflow/tfjs-backend-wasm; best available ...)`. */
+export function describeBackend(info: BackendInfo): string {
+  return `backend: ${info.name} (${info.package}; ${info.reason})`;
+}

@@ -1,0 +1,5 @@
+import type { Command } from 'commander';
+import { register as info } from './info';
+
+/** Every CLI command, in the order `ssl3d --help` lists them. */
+export const COMMANDS: Array<(program: Command) => void> = [info];
