@@ -40,29 +40,53 @@ export function transpose(a: number[][]): number[][] {
   return a[0].map((_, j) => a.map((row) => row[j]));
 }
 
-/** Inverse by Gauss-Jordan elimination with partial pivoting. Throws if singular. */
-export function inverse(a: number[][]): number[][] {
+/**
+ * Solve A X = B by LU decomposition with partial pivoting, in LAPACK's order of operations (dgetrf + dgetrs,
+ * column-oriented substitution), so that results match numpy.linalg.solve / torch.inverse bit for bit on the
+ * simple affines that occur here (e.g. exact zeros stay exact). Throws if A is singular.
+ */
+export function solve(a: number[][], b: number[][]): number[][] {
   const n = a.length;
-  const m = a.map((row, i) => [...row, ...identity(n)[i]]);
-  for (let col = 0; col < n; col++) {
-    let piv = col;
-    for (let r = col + 1; r < n; r++) if (Math.abs(m[r][col]) > Math.abs(m[piv][col])) piv = r;
-    if (Math.abs(m[piv][col]) < 1e-300) throw new Error('matrix is singular');
-    [m[col], m[piv]] = [m[piv], m[col]];
-    const p = m[col][col];
-    for (let j = 0; j < 2 * n; j++) m[col][j] /= p;
-    for (let r = 0; r < n; r++) {
-      if (r === col) continue;
-      const f = m[r][col];
-      if (f !== 0) for (let j = 0; j < 2 * n; j++) m[r][j] -= f * m[col][j];
+  const lu = clone(a);
+  const perm = Array.from({ length: n }, (_, i) => i);
+  for (let k = 0; k < n; k++) {
+    let piv = k;
+    for (let r = k + 1; r < n; r++) if (Math.abs(lu[r][k]) > Math.abs(lu[piv][k])) piv = r;
+    if (lu[piv][k] === 0) throw new Error('matrix is singular');
+    if (piv !== k) {
+      [lu[k], lu[piv]] = [lu[piv], lu[k]];
+      [perm[k], perm[piv]] = [perm[piv], perm[k]];
+    }
+    const inv = 1 / lu[k][k];
+    for (let r = k + 1; r < n; r++) lu[r][k] *= inv;
+    for (let j = k + 1; j < n; j++) {
+      const u = lu[k][j];
+      if (u !== 0) for (let r = k + 1; r < n; r++) lu[r][j] -= lu[r][k] * u;
     }
   }
-  return m.map((row) => row.slice(n));
+  const m = b[0].length;
+  const x = perm.map((p) => b[p].slice());
+  for (let c = 0; c < m; c++) {
+    // L y = P b (unit lower), column oriented
+    for (let j = 0; j < n; j++) {
+      const yj = x[j][c];
+      if (yj !== 0) for (let i = j + 1; i < n; i++) x[i][c] -= yj * lu[i][j];
+    }
+    // U x = y, column oriented
+    for (let j = n - 1; j >= 0; j--) {
+      if (x[j][c] !== 0) {
+        x[j][c] /= lu[j][j];
+        const xj = x[j][c];
+        for (let i = 0; i < j; i++) x[i][c] -= xj * lu[i][j];
+      }
+    }
+  }
+  return x;
 }
 
-/** Solve A X = B (numpy.linalg.solve semantics) for square A. */
-export function solve(a: number[][], b: number[][]): number[][] {
-  return matmul(inverse(a), b);
+/** Inverse via `solve(A, I)`. Throws if singular. */
+export function inverse(a: number[][]): number[][] {
+  return solve(a, identity(a.length));
 }
 
 export function det3(m: Mat3): number {

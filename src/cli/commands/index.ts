@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as info } from './info';
+import { register as preprocess } from './preprocess';
 
 /** Every CLI command, in the order `ssl3d --help` lists them. */
-export const COMMANDS: Array<(program: Command) => void> = [info];
+export const COMMANDS: Array<(program: Command) => void> = [info, preprocess];
