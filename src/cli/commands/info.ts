@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { axcodes } from '../../core/affine';
+import { axcodes, type Affine } from '../../core/affine';
 import { volumeStats } from '../../core/volume';
 import { loadNifti } from '../../io/nifti';
 
@@ -26,6 +26,18 @@ export interface NiftiInfo {
   monai_affine: number[][];
 }
 
+/**
+ * nibabel `aff2axcodes`; an axis whose direction is undefined (a zero or degenerate affine column, which nibabel
+ * reports as None) is shown as '?'.
+ */
+function orientationOf(affine: Affine): string {
+  try {
+    return axcodes(affine);
+  } catch {
+    return '???';
+  }
+}
+
 /** Header and statistics of a NIfTI file, as nibabel reports them. */
 export async function niftiInfo(file: string): Promise<NiftiInfo> {
   const img = await loadNifti(file, { nonFinite: 'allow' });
@@ -39,7 +51,7 @@ export async function niftiInfo(file: string): Promise<NiftiInfo> {
     nifti_version: h.version,
     byte_order: h.littleEndian ? 'little' : 'big',
     affine: img.nibabelAffine,
-    orientation: axcodes(img.nibabelAffine),
+    orientation: orientationOf(img.nibabelAffine),
     qform_code: h.qformCode,
     sform_code: h.sformCode,
     scl_slope: h.sclSlope,

@@ -51,8 +51,11 @@ export async function parseHeader(bytes: Uint8Array): Promise<NiftiHeader> {
   if (bytes.byteLength < 348) {
     throw new HeaderProblem(`file is ${bytes.byteLength} bytes, shorter than a NIfTI-1 header (348 bytes): truncated?`);
   }
-  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + Math.min(bytes.byteLength, 540)) as ArrayBuffer;
-  const dv = new DataView(ab);
+  // Only the fixed-size header goes to nifti-reader-js (348 or 540 bytes): given more, it parses header extensions
+  // itself and its extension loop can read out of range or run backwards on corrupt sizes. ssl3d ignores
+  // extensions (nibabel reads them but does not use them for the image).
+  const head = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + Math.min(bytes.byteLength, 540)) as ArrayBuffer;
+  const dv = new DataView(head);
   const sizeLE = dv.getInt32(0, true);
   const sizeBE = dv.getInt32(0, false);
   const isV1 = sizeLE === 348 || sizeBE === 348;
@@ -63,6 +66,7 @@ export async function parseHeader(bytes: Uint8Array): Promise<NiftiHeader> {
   if (isV2 && bytes.byteLength < 540) {
     throw new HeaderProblem(`file is ${bytes.byteLength} bytes, shorter than a NIfTI-2 header (540 bytes): truncated?`);
   }
+  const ab = head.slice(0, isV2 ? 540 : 348);
   if (isV1 && !nifti.isNIFTI1(ab)) {
     const m = String.fromCharCode(dv.getUint8(344), dv.getUint8(345), dv.getUint8(346));
     throw new HeaderProblem(`bad NIfTI-1 magic ${JSON.stringify(m)} (expected "n+1"; ".hdr/.img" pairs and Analyze are not supported)`);
@@ -90,7 +94,9 @@ export async function parseHeader(bytes: Uint8Array): Promise<NiftiHeader> {
     srow.push(row);
   }
 
-  const dim = raw.dims.map(Number);
+  // NIfTI-2 int64 fields are read here: nifti-reader-js's getInt64At mixes up the words of big-endian values.
+  const dim =
+    version === 1 ? raw.dims.map(Number) : Array.from({ length: 8 }, (_, i) => Number(dv.getBigInt64(16 + 8 * i, le)));
   const ndim = dim[0];
   if (!(ndim >= 1 && ndim <= 7)) throw new HeaderProblem(`dim[0] = ${ndim} is not in 1..7: corrupt header`);
   for (let i = 1; i <= ndim; i++) {
@@ -135,14 +141,22 @@ export async function parseHeader(bytes: Uint8Array): Promise<NiftiHeader> {
     fixes.push(`sform_code ${sformCode} not valid; setting to 0`);
     sformCode = 0;
   }
-  const minOffset = version === 1 ? 348 : 540;
-  let voxOffset = Number(raw.vox_offset);
+  // nibabel: a single-file NIfTI needs vox_offset ≥ 352 (NIfTI-1) / 544 (NIfTI-2), header + 4 extension bytes
+  // (problem level 40: load fails). vox_offset 0 means "unset"; nibabel then reads the data from byte 0 (the
+  // header itself), ssl3d from the minimum offset.
+  const minOffset = version === 1 ? 352 : 544;
+  let voxOffset = version === 1 ? Number(raw.vox_offset) : Number(dv.getBigInt64(168, le));
   if (!Number.isFinite(voxOffset) || voxOffset < 0) {
-    throw new HeaderProblem(`vox_offset ${raw.vox_offset} is not a valid byte offset: corrupt header`);
+    throw new HeaderProblem(`vox_offset ${voxOffset} is not a valid byte offset: corrupt header`);
   }
-  if (voxOffset === 0) voxOffset = minOffset;
+  if (voxOffset === 0) {
+    fixes.push(`vox_offset is 0 (unset); reading the voxel data from byte ${minOffset}`);
+    voxOffset = minOffset;
+  }
   if (voxOffset < minOffset) {
-    throw new HeaderProblem(`vox_offset ${voxOffset} is inside the header (minimum ${minOffset} for a single-file NIfTI-${version})`);
+    throw new HeaderProblem(
+      `vox_offset ${voxOffset} is inside the header (minimum ${minOffset} for a single-file NIfTI-${version})`,
+    );
   }
   return {
     version,

@@ -119,6 +119,12 @@ export async function decodeNifti(bytes: Uint8Array, path: string, options: Load
   for (const row of geometry.affine) {
     if (row.some((v) => !Number.isFinite(v))) throw new NiftiReadError(path, 'affine (sform/qform) contains NaN or Inf');
   }
+  if (!geometry.zooms.every(Number.isFinite)) {
+    throw new NiftiReadError(
+      path,
+      `voxel spacing [${geometry.zooms.join(', ')}] is not finite (pixdim or affine values overflow)`,
+    );
+  }
 
   let scale: [number, number] | null;
   try {
@@ -205,8 +211,8 @@ function decodeVoxels(
 ): Float32Array {
   const [X, Y, Z] = shape;
   const src = readTyped(raw, h, X * Y * Z);
-  // nibabel scales ints (and float32 data) in float32 when the slope is float32 (NIfTI-1), else in float64.
-  const in32 = h.version === 1 && h.dtype.name !== 'float64';
+  // nibabel's get_slope_inter returns Python floats, so apply_read_scaling works in float64 for every dtype
+  // (`arr * slope` then `+ inter`); MONAI then casts to float32. Here: float64 arithmetic, one rounding on store.
   const out = new Float32Array(X * Y * Z);
   const YZ = Y * Z;
   let s = 0;
@@ -219,15 +225,14 @@ function decodeVoxels(
     }
     return out;
   }
-  const [slope, inter] = in32 ? [Math.fround(scale[0]), Math.fround(scale[1])] : scale;
-  const f = in32 ? Math.fround : (v: number) => v;
+  const [slope, inter] = scale;
   for (let z = 0; z < Z; z++) {
     for (let y = 0; y < Y; y++) {
       let d = y * Z + z;
       for (let x = 0; x < X; x++, d += YZ) {
         let v = src[s++];
-        if (slope !== 1) v = f(v * slope);
-        if (inter !== 0) v = f(v + inter);
+        if (slope !== 1) v = v * slope;
+        if (inter !== 0) v = v + inter;
         out[d] = v;
       }
     }

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { det3, linear, mat2quat, polarOrthogonal, spacing, type Affine, type Mat3 } from '../../core/affine';
-import { NiftiWriteError } from '../../errors';
+import { ArgumentError, NiftiWriteError, Ssl3dError } from '../../errors';
 import { WRITE_CODES, type WritableDtype } from './datatypes';
 
 export interface SaveNiftiOptions {
@@ -28,10 +28,21 @@ export function encodeNifti(
   options: SaveNiftiOptions = {},
 ): Uint8Array {
   const dtype = options.dtype ?? 'float32';
-  const { code, bytes } = WRITE_CODES[dtype];
   const [X, Y, Z] = shape;
   const n = X * Y * Z;
-  if (data.length !== n) throw new Error(`data has ${data.length} values, shape ${shape.join('×')} needs ${n}`);
+  if (!WRITE_CODES[dtype]) throw new ArgumentError(`cannot write dtype '${dtype}' (use float32, int16 or uint8)`);
+  if (!shape.every((d) => Number.isInteger(d) && d >= 1 && d <= 32767)) {
+    throw new ArgumentError(`shape [${shape.join(', ')}] cannot be stored in a NIfTI-1 header (sizes 1..32767)`);
+  }
+  if (data.length !== n) throw new ArgumentError(`data has ${data.length} values, shape ${shape.join('×')} needs ${n}`);
+  const finiteRow = (row: number[] | undefined) => !!row && row.length >= 4 && row.slice(0, 4).every(Number.isFinite);
+  if (![0, 1, 2].every((i) => finiteRow(affine[i]))) {
+    throw new ArgumentError(`affine must be a finite 4×4 matrix, got ${JSON.stringify(affine)}`);
+  }
+  if (!(Math.abs(det3(linear(affine))) > 0)) {
+    throw new ArgumentError(`affine ${JSON.stringify(affine)} is singular: it does not map voxels to a 3-D grid`);
+  }
+  const { code, bytes } = WRITE_CODES[dtype];
   const buf = new ArrayBuffer(VOX_OFFSET + n * bytes);
   const dv = new DataView(buf);
   const le = true;
@@ -93,6 +104,8 @@ export function encodeNifti(
   return new Uint8Array(buf);
 }
 
+let tmpCounter = 0;
+
 /** Write a 3-D volume to `file` (gzip when it ends in `.gz`), atomically (temp file + rename). */
 export async function saveNifti(
   file: string,
@@ -101,9 +114,15 @@ export async function saveNifti(
   affine: Affine,
   options: SaveNiftiOptions = {},
 ): Promise<void> {
-  let bytes = encodeNifti(data, shape, affine, options);
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeNifti(data, shape, affine, options);
+  } catch (e) {
+    if (e instanceof Ssl3dError) throw new NiftiWriteError(file, e.message);
+    throw e;
+  }
   if (file.endsWith('.gz')) bytes = zlib.gzipSync(bytes, { level: 6 });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.${++tmpCounter}.tmp`);
   try {
     await fsp.mkdir(path.dirname(file), { recursive: true });
     await fsp.writeFile(tmp, bytes);
