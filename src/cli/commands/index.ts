@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { register as info } from './info';
+import { register as synth } from './synth';
+import { register as datalist } from './datalist';
 import { register as preprocess } from './preprocess';
 
 /** Every CLI command, in the order `ssl3d --help` lists them. */
-export const COMMANDS: Array<(program: Command) => void> = [info, preprocess];
+export const COMMANDS: Array<(program: Command) => void> = [info, synth, datalist, preprocess];

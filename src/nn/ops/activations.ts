@@ -1,0 +1,35 @@
+import * as tf from '@tensorflow/tfjs';
+import { customOp } from './custom';
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** Exact GELU, x·Φ(x) = 0.5·x·(1 + erf(x/√2)) (PyTorch `approximate='none'`), with an analytic gradient. */
+export const gelu: (x: tf.Tensor) => tf.Tensor = customOp(([x], save) => {
+  save([x]);
+  return {
+    value: tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT1_2))))),
+    gradFunc: (dy, [sx]) =>
+      tf.tidy(() => {
+        const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(sx, SQRT1_2))));
+        const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(tf.square(sx), -0.5)));
+        return tf.mul(dy, tf.add(cdf, tf.mul(sx, pdf)));
+      }),
+  };
+});
+
+/** LeakyReLU with PyTorch's default slope 0.01 (MONAI's UNETR blocks). */
+export function leakyRelu(x: tf.Tensor, alpha = 0.01): tf.Tensor {
+  return tf.leakyRelu(x, alpha);
+}
+
+/** Softmax over the last axis with the analytic gradient dx = y·(dy − Σ dy·y). */
+export const softmax: (x: tf.Tensor) => tf.Tensor = customOp(([x], save) => {
+  const y = tf.softmax(x);
+  save([y]);
+  return {
+    value: y,
+    gradFunc: (dy, [sy]) =>
+      tf.tidy(() => tf.mul(sy, tf.sub(dy, tf.sum(tf.mul(dy, sy), -1, true)))),
+  };
+});

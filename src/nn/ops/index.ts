@@ -1,0 +1,7 @@
+/** The op layer the networks are built on: every primitive with forward and gradients correct on every backend. */
+export { matmul2d, linear, bmm } from './matmul';
+export { gelu, leakyRelu, softmax } from './activations';
+export { layerNorm, instanceNorm } from './norm';
+export { conv3d, setMaxChunkElements, type Conv3dOptions } from './conv3d';
+export { convTranspose3d } from './conv_transpose3d';
+export { concatChannels } from './concat';
