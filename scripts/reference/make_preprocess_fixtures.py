@@ -10,7 +10,8 @@ How to rerun (from the repository root, on a machine with the shared data beside
 What it writes (committed; the TypeScript tests compare against them):
 
     test/fixtures/preprocess/inputs/<case>_image.nii.gz, <case>_label.nii.gz
-        Small phantoms from `ssl3d synth --small`, re-saved by nibabel with non-trivial affines:
+        Central 48×48×28 blocks of small phantoms from `ssl3d synth --small`, re-saved by nibabel with
+        non-trivial affines:
         - phantom_flipped: axes stored as L-P-S with anisotropic voxels (x/y flipped relative to RAS);
         - phantom_oblique: rotated 20° about z and 8° about x, anisotropic voxels;
         - phantom_permuted: array axes permuted (stored as A-S-L style) and one axis flipped.
@@ -115,7 +116,9 @@ def make_phantom_inputs(inputs_dir: str) -> list[str]:
             aff = np.eye(4)
             aff[:3, :3] = lin(zooms)
             aff[:3, 3] = [31.5, -12.25, 7.0]
-            for arr, kind, dtype in ((np.asanyarray(img.dataobj), "image", np.int16), (np.asanyarray(lab.dataobj), "label", np.uint8)):
+            # a central 48×48×28 block keeps the fixtures small (a few hundred kB each)
+            sl = tuple(slice((n - m) // 2, (n - m) // 2 + m) for n, m in zip(img.shape, (48, 48, 28)))
+            for arr, kind, dtype in ((np.asanyarray(img.dataobj)[sl], "image", np.int16), (np.asanyarray(lab.dataobj)[sl], "label", np.uint8)):
                 out = nib.Nifti1Image(arr.astype(dtype), aff)
                 out.header.set_qform(aff, code=1)
                 out.header.set_sform(aff, code=1)
