@@ -3,6 +3,7 @@ import { register as info } from './info';
 import { register as synth } from './synth';
 import { register as datalist } from './datalist';
 import { register as preprocess } from './preprocess';
+import { register as demo } from './demo';
 
 /** Every CLI command, in the order `ssl3d --help` lists them. */
-export const COMMANDS: Array<(program: Command) => void> = [info, synth, datalist, preprocess];
+export const COMMANDS: Array<(program: Command) => void> = [demo, info, synth, datalist, preprocess];
