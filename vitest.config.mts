@@ -8,6 +8,6 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: at most two test files at once.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './test/helpers/summary-reporter.mts'],
   },
 });

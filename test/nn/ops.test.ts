@@ -44,7 +44,8 @@ const OPS: Record<string, { kinds: TorchKind[]; out: TorchKind; tol: number; fn:
     kinds: ['plain', 'plain', 'plain'],
     out: 'plain',
     tol: 1e-5,
-    fn: (q, k, v) => ops.bmm(ops.softmax(tf.mul(ops.bmm(q as tf.Tensor3D, tf.transpose(k, [0, 2, 1])), 0.125)) as tf.Tensor3D, v as tf.Tensor3D),
+    fn: (q, k, v) =>
+      ops.bmm(ops.softmax(tf.mul(ops.bmm(q as tf.Tensor3D, tf.transpose(k, [0, 2, 1]) as tf.Tensor3D), 0.125)) as tf.Tensor3D, v as tf.Tensor3D),
   },
   softmax: { kinds: ['plain'], out: 'plain', tol: 1e-6, fn: (x) => ops.softmax(x) },
   layernorm: { kinds: ['plain', 'plain', 'plain'], out: 'plain', tol: 1e-5, fn: (x, w, b) => ops.layerNorm(x, w as tf.Tensor1D, b as tf.Tensor1D) },
