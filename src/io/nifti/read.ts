@@ -9,6 +9,7 @@ import type { Affine } from '../../core/affine';
 import { volumeStats } from '../../core/volume';
 import { NiftiReadError, NonFiniteDataError } from '../../errors';
 import { bestAffine, monaiAffine } from './affine';
+import { fortranToC } from './transpose';
 import { HeaderProblem, parseHeader, type NiftiHeader } from './header';
 
 export interface NiftiImage {
@@ -214,28 +215,6 @@ function decodeVoxels(
   // nibabel's get_slope_inter returns Python floats, so apply_read_scaling works in float64 for every dtype
   // (`arr * slope` then `+ inter`); MONAI then casts to float32. Here: float64 arithmetic, one rounding on store.
   const out = new Float32Array(X * Y * Z);
-  const YZ = Y * Z;
-  let s = 0;
-  if (!scale) {
-    for (let z = 0; z < Z; z++) {
-      for (let y = 0; y < Y; y++) {
-        let d = y * Z + z;
-        for (let x = 0; x < X; x++, d += YZ) out[d] = src[s++];
-      }
-    }
-    return out;
-  }
-  const [slope, inter] = scale;
-  for (let z = 0; z < Z; z++) {
-    for (let y = 0; y < Y; y++) {
-      let d = y * Z + z;
-      for (let x = 0; x < X; x++, d += YZ) {
-        let v = src[s++];
-        if (slope !== 1) v = v * slope;
-        if (inter !== 0) v = v + inter;
-        out[d] = v;
-      }
-    }
-  }
+  fortranToC(src, shape, out, scale ? scale[0] : 1, scale ? scale[1] : 0);
   return out;
 }

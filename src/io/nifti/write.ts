@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { det3, linear, mat2quat, polarOrthogonal, spacing, type Affine, type Mat3 } from '../../core/affine';
 import { ArgumentError, NiftiWriteError, Ssl3dError } from '../../errors';
+import { cToFortran } from './transpose';
 import { WRITE_CODES, type WritableDtype } from './datatypes';
 
 export interface SaveNiftiOptions {
@@ -88,19 +89,7 @@ export function encodeNifti(
       : dtype === 'int16'
         ? new Int16Array(buf, VOX_OFFSET, n)
         : new Uint8Array(buf, VOX_OFFSET, n);
-  const [lo, hi] = dtype === 'int16' ? [-32768, 32767] : dtype === 'uint8' ? [0, 255] : [-Infinity, Infinity];
-  const isInt = dtype !== 'float32';
-  const YZ = Y * Z;
-  let s = 0;
-  for (let z = 0; z < Z; z++) {
-    for (let y = 0; y < Y; y++) {
-      let d = y * Z + z;
-      for (let x = 0; x < X; x++, d += YZ) {
-        const v = data[d];
-        out[s++] = isInt ? Math.min(hi, Math.max(lo, Math.round(v))) : v;
-      }
-    }
-  }
+  cToFortran(data, [X, Y, Z], out, dtype === 'int16' ? { lo: -32768, hi: 32767 } : dtype === 'uint8' ? { lo: 0, hi: 255 } : null);
   return new Uint8Array(buf);
 }
 

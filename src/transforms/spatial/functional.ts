@@ -232,6 +232,8 @@ export function resample(v: Volume, plan: SpacingPlan, mode: InterpolationMode):
     const u = ((g + 1) * n - 1) / 2;
     return u < 0 ? 0 : u > max ? max : u;
   };
+  const separable = [0, 1, 2].every((r) => [0, 1, 2].every((c) => r === c || t[r][c] === 0));
+  if (separable) return resampleSeparable(v, plan, mode, base, t);
   let o = 0;
   for (let c = 0; c < C; c++) {
     const cb = c * vox;
@@ -271,6 +273,87 @@ export function resample(v: Volume, plan: SpacingPlan, mode: InterpolationMode):
             fx * gy * fz * src[b10 + z1] +
             fx * fy * gz * src[b11 + z0] +
             fx * fy * fz * src[b11 + z1];
+        }
+      }
+    }
+  }
+  return { data: out, shape: [C, OX, OY, OZ], affine: clone(plan.affine) };
+}
+
+/**
+ * Axis-aligned case (no rotation between input and output grids): each output axis samples one input axis, so the
+ * coordinates (computed exactly as in the general path, whose other terms are exact zeros) are tabulated per axis.
+ */
+function resampleSeparable(v: Volume, plan: SpacingPlan, mode: InterpolationMode, base: Float64Array[], t: Affine): Volume {
+  const [C, X, Y, Z] = v.shape;
+  const [OX, OY, OZ] = plan.shape;
+  const dims = [X, Y, Z];
+  const coord = [0, 1, 2].map((r) =>
+    Float64Array.from(base[r], (b) => {
+      const u = ((b * t[r][r] + t[r][3] + 1) * dims[r] - 1) / 2;
+      return u < 0 ? 0 : u > dims[r] - 1 ? dims[r] - 1 : u;
+    }),
+  );
+  const out = new Float32Array(C * OX * OY * OZ);
+  const src = v.data;
+  const YZ = Y * Z;
+  const vox = X * YZ;
+  if (mode === 'nearest') {
+    const [nx, ny, nz] = coord.map((cs) => Int32Array.from(cs, (u) => roundHalfEven(u)));
+    let o = 0;
+    for (let c = 0; c < C; c++) {
+      for (let i = 0; i < OX; i++) {
+        for (let j = 0; j < OY; j++) {
+          const row = c * vox + nx[i] * YZ + ny[j] * Z;
+          for (let k = 0; k < OZ; k++) out[o++] = src[row + nz[k]];
+        }
+      }
+    }
+    return { data: out, shape: [C, OX, OY, OZ], affine: clone(plan.affine) };
+  }
+  // trilinear: lower index, upper index (clamped) and fraction per axis
+  const tab = coord.map((cs, r) => {
+    const lo = new Int32Array(cs.length),
+      hi = new Int32Array(cs.length),
+      f = new Float64Array(cs.length);
+    cs.forEach((u, n) => {
+      const l = Math.floor(u);
+      lo[n] = l;
+      hi[n] = l < dims[r] - 1 ? l + 1 : l;
+      f[n] = u - l;
+    });
+    return { lo, hi, f };
+  });
+  const [tx, ty, tz] = tab;
+  let o = 0;
+  for (let c = 0; c < C; c++) {
+    const cb = c * vox;
+    for (let i = 0; i < OX; i++) {
+      const fx = tx.f[i],
+        gx = 1 - fx;
+      const ax0 = cb + tx.lo[i] * YZ,
+        ax1 = cb + tx.hi[i] * YZ;
+      for (let j = 0; j < OY; j++) {
+        const fy = ty.f[j],
+          gy = 1 - fy;
+        const b00 = ax0 + ty.lo[j] * Z,
+          b01 = ax0 + ty.hi[j] * Z,
+          b10 = ax1 + ty.lo[j] * Z,
+          b11 = ax1 + ty.hi[j] * Z;
+        const w00 = gx * gy,
+          w01 = gx * fy,
+          w10 = fx * gy,
+          w11 = fx * fy;
+        for (let k = 0; k < OZ; k++) {
+          const z0 = tz.lo[k],
+            z1 = tz.hi[k],
+            fz = tz.f[k],
+            gz = 1 - fz;
+          out[o++] =
+            w00 * (gz * src[b00 + z0] + fz * src[b00 + z1]) +
+            w01 * (gz * src[b01 + z0] + fz * src[b01 + z1]) +
+            w10 * (gz * src[b10 + z0] + fz * src[b10 + z1]) +
+            w11 * (gz * src[b11 + z0] + fz * src[b11 + z1]);
         }
       }
     }
