@@ -20,3 +20,15 @@ export {
 } from './io/nifti';
 export * from './transforms';
 export { initBackend, availableBackends, describeBackend, type BackendInfo, type BackendName } from './backend/select';
+export {
+  loadDatalist,
+  inspectDatalist,
+  buildDatalist,
+  type DatalistItem,
+  type LoadDatalistOptions,
+} from './io/datalist';
+export { generatePhantom, writePhantomSet, BTCV_LABELS, type PhantomOptions, type PhantomSetOptions } from './synth';
+export { Random } from './core/random';
+export * as ops from './nn/ops';
+export { loadSafetensors, saveSafetensors, decodeSafetensors, encodeSafetensors, CheckpointError, type StateDict } from './io/checkpoint/safetensors';
+export { fromTorch, toTorch, type TorchKind } from './io/checkpoint/layout';

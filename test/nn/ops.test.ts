@@ -168,3 +168,20 @@ describe('stock TF.js kernels that the op layer replaces', () => {
     expect(err).toBeGreaterThan(1e-2);
   });
 });
+
+describe('memory bounding', () => {
+  it('3³ convolution split into X-slabs (forward and both gradients) equals the unsplit result', async () => {
+    await tf.setBackend('cpu');
+    const c = index.cases.find((x) => x.name === 'conv3')!;
+    const full = runCase(c);
+    ops.setMaxChunkElements(300); // forces one X-plane per slab at this size
+    try {
+      const split = runCase(c);
+      for (const k of Object.keys(full)) expect(relErr(split[k].dataSync(), full[k].dataSync()), k).toBeLessThan(1e-6);
+      Object.values(split).forEach((t) => t.dispose());
+    } finally {
+      ops.setMaxChunkElements(2 ** 25);
+      Object.values(full).forEach((t) => t.dispose());
+    }
+  });
+});
