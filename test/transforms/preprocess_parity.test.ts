@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import type { Volume } from '../../src/core/volume';
 import { loadNifti } from '../../src/io/nifti';
 import { preprocessPreset, type PreprocessPreset } from '../../src/transforms/presets';
+import { Compose } from '../../src/transforms/core/transform';
 import { planSpacing } from '../../src/transforms/spatial/functional';
 import { FIXTURES, SHARED } from '../helpers/paths';
 
@@ -56,7 +57,7 @@ describe('preprocessing parity with MONAI', () => {
     const available = Object.values(inputs).every((p) => existsSync(p));
     it.runIf(available)(`${entry.case} / ${entry.preset}`, async () => {
       const chain = preprocessPreset(entry.preset);
-      const out = await chain.call({ ...inputs });
+      const out = await chain.one({ ...inputs });
 
       for (const [key, exp] of Object.entries(entry.outputs)) {
         const ours = out[key] as Volume;
@@ -74,7 +75,7 @@ describe('preprocessing parity with MONAI', () => {
         for (let i = 0; i < ours.data.length; i++) if (ours.data[i] !== ref.data[i]) mismatches.push(i);
         if (mismatches.length) {
           // rebuild the resampling plan from the oriented (pre-spacing) label
-          const pre = await chain.transforms[2].call(await chain.transforms[1].call(await chain.transforms[0].call({ ...inputs })));
+          const pre = await new Compose(chain.transforms.slice(0, 3)).one({ ...inputs });
           const lab = pre.label as Volume;
           const plan = planSpacing(lab.shape.slice(1), lab.affine, [1.5, 1.5, 2]);
           const start = out.foreground_start_coord as number[];

@@ -33,10 +33,10 @@ export async function runDemo(opts: DemoOpts, log: (s: string) => void = (s) => 
   log("3/3 the tutorial's deterministic preprocessing (MONAI-exact)");
   const outDir = path.join(opts.out, 'preprocessed');
   const jobs: Array<{ name: string; run: () => Promise<Record<string, unknown>>; keys: string[] }> = [
-    { name: 'pretrain (phantom)', run: () => pretrainPreprocess().call({ image: unl[0].image as string }), keys: ['image'] },
+    { name: 'pretrain (phantom)', run: () => pretrainPreprocess().one({ image: unl[0].image as string }), keys: ['image'] },
     {
       name: 'finetune-val (phantom)',
-      run: () => finetuneValPreprocess().call({ image: train[0].image as string, label: train[0].label as string }),
+      run: () => finetuneValPreprocess().one({ image: train[0].image as string, label: train[0].label as string }),
       keys: ['image', 'label'],
     },
   ];
@@ -44,7 +44,7 @@ export async function runDemo(opts: DemoOpts, log: (s: string) => void = (s) => 
     jobs.push({
       name: 'finetune-val (real CT)',
       run: () =>
-        finetuneValPreprocess().call({
+        finetuneValPreprocess().one({
           image: path.join(REAL_CT_DIR!, 'example_ct_sm.nii.gz'),
           label: path.join(REAL_CT_DIR!, 'example_seg.nii.gz'),
         }),

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { Volume } from '../../core/volume';
 import { ArgumentError, ShapeMismatchError } from '../../errors';
 import { saveNifti, type NiftiImage, type WritableDtype } from '../../io/nifti';
+import { Compose, type Data } from '../../transforms/core/transform';
 import { PREPROCESS_PRESETS, preprocessPreset, type PreprocessPreset } from '../../transforms/presets';
 
 /** The smallest NIfTI datatype that holds a label map exactly. */
@@ -32,13 +33,13 @@ export interface PreprocessResult {
 export async function preprocessFiles(preset: PreprocessPreset, image: string, label: string | undefined, outDir: string): Promise<PreprocessResult> {
   if (label && preset === 'pretrain') throw new ArgumentError("the 'pretrain' preset has no label; drop --label or use --preset finetune-val");
   const [load, ...rest] = preprocessPreset(preset).transforms;
-  let out = await load.call(label ? { image, label } : { image });
+  let out = (await load.call(label ? { image, label } : { image })) as Data;
   if (label) {
     const a = out.image as NiftiImage;
     const b = out.label as NiftiImage;
     if (a.shape.some((s, i) => s !== b.shape[i])) throw new ShapeMismatchError(`label ${label} vs image ${image}`, a.shape, b.shape);
   }
-  for (const t of rest) out = await t.call(out);
+  out = await new Compose(rest).one(out);
   const img = out.image as Volume;
   const files: string[] = [];
   const sp = (v: Volume) => [v.shape[1], v.shape[2], v.shape[3]] as [number, number, number];

@@ -4,6 +4,8 @@
  * `allowMissingKeys`) is written once, in `MapTransform`.
  */
 import { ArgumentError } from '../../errors';
+import { Random } from '../../core/random';
+import { isRandomizable } from './randomizable';
 
 /** A data dictionary as MONAI's dict transforms see it: `{ image: Volume, label: Volume, ... }`. */
 export type Data = Record<string, unknown>;
@@ -18,7 +20,7 @@ export interface MapTransformOptions {
   allowMissingKeys?: boolean;
 }
 
-export abstract class MapTransform implements Transform<Data, Data> {
+export abstract class MapTransform implements Transform<Data, DataOrList> {
   readonly keys: string[];
   readonly allowMissingKeys: boolean;
 
@@ -42,7 +44,7 @@ export abstract class MapTransform implements Transform<Data, Data> {
     return out;
   }
 
-  abstract call(d: Data): Data | Promise<Data>;
+  abstract call(d: Data): DataOrList | Promise<DataOrList>;
 }
 
 /** Repeat a per-key option (`mode: 'bilinear'` or `mode: ['bilinear', 'nearest']`) to one value per key. */
@@ -54,13 +56,46 @@ export function perKey<T>(value: T | T[], keys: string[], name: string): T[] {
   return value;
 }
 
-/** Apply transforms in order (MONAI `Compose`, without list mapping for now). */
-export class Compose implements Transform<Data, Data> {
-  constructor(readonly transforms: Transform<Data, Data>[]) {}
+/** What a dict pipeline passes along: one data dict, or a list of them after a `*Samples` transform. */
+export type DataOrList = Data | Data[];
 
-  async call(d: Data): Promise<Data> {
-    let out = d;
-    for (const t of this.transforms) out = await t.call(out);
+/** Apply `t` to `d`, or to each item when `d` is a list (MONAI `map_items=True`), flattening lists of lists. */
+export async function applyTransform(t: Transform<Data, DataOrList>, d: DataOrList): Promise<DataOrList> {
+  if (!Array.isArray(d)) return t.call(d);
+  const out: Data[] = [];
+  for (const item of d) {
+    const r = await t.call(item);
+    if (Array.isArray(r)) out.push(...r);
+    else out.push(r);
+  }
+  return out;
+}
+
+/**
+ * Apply transforms in order (MONAI `Compose`). After a transform that returns several samples (e.g.
+ * `RandSpatialCropSamplesd`) the following transforms run on each sample independently. `setRandomState(seed)`
+ * seeds every random child from this Compose's own generator (MONAI's rule), so one seed reproduces the whole chain.
+ */
+export class Compose implements Transform<Data, DataOrList> {
+  R: Random = new Random(0);
+  constructor(readonly transforms: Transform<Data, DataOrList>[]) {}
+
+  setRandomState(seed: number): this {
+    this.R = new Random(seed >>> 0);
+    for (const t of this.transforms) if (isRandomizable(t)) t.setRandomState(this.R.int(0, 4294967296));
+    return this;
+  }
+
+  async call(d: Data): Promise<DataOrList> {
+    let out: DataOrList = d;
+    for (const t of this.transforms) out = await applyTransform(t, out);
     return out;
+  }
+
+  /** Like `call`, for chains known to return one dict (no `*Samples` transform). */
+  async one(d: Data): Promise<Data> {
+    const r = await this.call(d);
+    if (Array.isArray(r)) throw new ArgumentError('Compose.one: the chain returned several samples');
+    return r;
   }
 }

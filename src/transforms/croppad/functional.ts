@@ -105,3 +105,29 @@ export function spatialPad(v: Volume, size: readonly number[], method: 'symmetri
     value,
   );
 }
+
+/** MONAI `get_random_patch` start per axis: uniform over fully-inside positions (0 when the patch fills the axis). */
+export function randomPatchStart(shape: readonly number[], size: readonly number[], rng: { int(lo: number, hi: number): number }): number[] {
+  return shape.map((n, i) => (n > size[i] ? rng.int(0, n - size[i] + 1) : 0));
+}
+
+/**
+ * MONAI `correct_crop_centers` (allow_smaller=False): move a crop centre so the crop [c − s//2, c − s//2 + s) lies
+ * inside the volume. Throws when the volume is smaller than the crop.
+ */
+export function correctCropCenter(center: readonly number[], size: readonly number[], shape: readonly number[]): number[] {
+  return center.map((c, i) => {
+    const s = size[i],
+      n = shape[i];
+    if (n < s) throw new Error(`volume size ${n} along axis ${i} is smaller than the crop size ${s}`);
+    const validStart = Math.floor(s / 2);
+    let validEnd = n - s + Math.floor(s / 2) + 1; // uint16(N + 1 − S/2) for even S
+    if (validStart === validEnd) validEnd += 1;
+    return Math.min(Math.max(c, validStart), validEnd - 1);
+  });
+}
+
+/** Crop box [start, start + size) of a crop of `size` centred at `center` (MONAI SpatialCrop(roi_center, roi_size)). */
+export function centerCropStart(center: readonly number[], size: readonly number[]): number[] {
+  return center.map((c, i) => Math.max(c - Math.floor(size[i] / 2), 0));
+}
