@@ -4,6 +4,8 @@ import { register as synth } from './synth';
 import { register as datalist } from './datalist';
 import { register as preprocess } from './preprocess';
 import { register as demo } from './demo';
+import { register as preview } from './preview';
+import { register as augment } from './augment';
 
 /** Every CLI command, in the order `ssl3d --help` lists them. */
-export const COMMANDS: Array<(program: Command) => void> = [demo, info, synth, datalist, preprocess];
+export const COMMANDS: Array<(program: Command) => void> = [demo, info, synth, datalist, preprocess, preview, augment];

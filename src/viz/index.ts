@@ -1,0 +1,5 @@
+/** Plot-ready data from volumes: axial slices, windowing, montages, PNG/HTML/plotly figures. */
+export * from './slices';
+export * from './image';
+export * from './png';
+export * from './figures';
