@@ -32,3 +32,6 @@ export { Random } from './core/random';
 export * as ops from './nn/ops';
 export { loadSafetensors, saveSafetensors, decodeSafetensors, encodeSafetensors, CheckpointError, type StateDict } from './io/checkpoint/safetensors';
 export { fromTorch, toTorch, type TorchKind } from './io/checkpoint/layout';
+export * from './data';
+export { writeNpy, readNpy, encodeNpy, decodeNpy } from './io/npy';
+export * as viz from './viz';
