@@ -106,6 +106,15 @@ export class Random {
     return lo + (hi - lo) * this.random();
   }
 
+  /**
+   * Fill out[start, end) with uniform values in [lo, hi), one 32-bit draw per value (plenty for float32 noise and
+   * about twice as fast as calling `uniform` per value).
+   */
+  fillUniform(out: Float32Array, start: number, end: number, lo: number, hi: number): void {
+    const scale = (hi - lo) / TWO_POW_32;
+    for (let i = start; i < end; i++) out[i] = lo + this.nextUint32() * scale;
+  }
+
   /** Integer uniform in [lo, hi) (numpy `randint(lo, hi)`), without modulo bias. */
   int(lo: number, hi: number): number {
     if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi <= lo) {

@@ -20,16 +20,16 @@ function triple(v: number | readonly number[], name: string): [number, number, n
   return [t[0], t[1], t[2]];
 }
 
-/** Visit every flat index of `box` in channel `c` of `v` (C order). */
-function forEachInBox(v: Volume, c: number, box: Box, f: (i: number) => void): void {
-  const [, X, Y, Z] = v.shape;
+/** Call f(rowStart, rowEnd) for every z-row of `box` in channel `c` of a (C, X, Y, Z) volume, in C order. */
+function forEachRow(shape: readonly number[], c: number, box: Box, f: (from: number, to: number) => void): void {
+  const [, X, Y, Z] = shape;
   const [x0, y0, z0] = box.start;
   const [sx, sy, sz] = box.size;
   const cb = c * X * Y * Z;
   for (let x = x0; x < x0 + sx; x++) {
     for (let y = y0; y < y0 + sy; y++) {
-      const row = cb + (x * Y + y) * Z;
-      for (let z = z0; z < z0 + sz; z++) f(row + z);
+      const row = cb + (x * Y + y) * Z + z0;
+      f(row, row + sz);
     }
   }
 }
@@ -115,20 +115,20 @@ export class RandCoarseDropout extends RandCoarseTransform {
       }
       fill = [lo, hi];
     }
-    const draw = typeof fill === 'number' ? () => fill as number : ((f: [number, number]) => () => this.R.uniform(f[0], f[1]))(fill);
     const C = v.shape[0];
+    // uniform noise in [lo, hi) (MONAI's default fill), or a constant
+    const put = (out: Float32Array, from: number, to: number) =>
+      typeof fill === 'number' ? out.fill(fill, from, to) : this.R.fillUniform(out, from, to, fill![0], fill![1]);
     if (this.dropoutHoles) {
+      // fill hole by hole, every channel of the hole (C order over (C, x, y, z)), as MONAI does
       const out = v.data.slice();
-      const res = { data: out, shape: [...v.shape] as Volume['shape'], affine: v.affine };
-      // MONAI fills hole by hole, every channel of the hole at once (C order over (C, x, y, z))
-      for (const b of boxes) for (let c = 0; c < C; c++) forEachInBox(res, c, b, (i) => (out[i] = draw()));
-      return res;
+      for (const b of boxes) for (let c = 0; c < C; c++) forEachRow(v.shape, c, b, (from, to) => put(out, from, to));
+      return { data: out, shape: [...v.shape] as Volume['shape'], affine: v.affine };
     }
     const out = new Float32Array(v.data.length);
-    for (let i = 0; i < out.length; i++) out[i] = draw();
-    const res = { data: out, shape: [...v.shape] as Volume['shape'], affine: v.affine };
-    for (const b of boxes) for (let c = 0; c < C; c++) forEachInBox(res, c, b, (i) => (out[i] = v.data[i]));
-    return res;
+    put(out, 0, out.length);
+    for (const b of boxes) for (let c = 0; c < C; c++) forEachRow(v.shape, c, b, (from, to) => out.set(v.data.subarray(from, to), from));
+    return { data: out, shape: [...v.shape] as Volume['shape'], affine: v.affine };
   }
 }
 
@@ -136,17 +136,18 @@ export class RandCoarseDropout extends RandCoarseTransform {
 export class RandCoarseShuffle extends RandCoarseTransform {
   applyBoxes(v: Volume, boxes: Box[]): Volume {
     const out = v.data.slice();
-    const res = { data: out, shape: [...v.shape] as Volume['shape'], affine: v.affine };
     for (const b of boxes) {
       for (let c = 0; c < v.shape[0]; c++) {
         const idx: number[] = [];
-        forEachInBox(res, c, b, (i) => idx.push(i));
+        forEachRow(v.shape, c, b, (from, to) => {
+          for (let i = from; i < to; i++) idx.push(i);
+        });
         const vals = idx.map((i) => out[i]);
         this.R.shuffle(vals);
         idx.forEach((i, k) => (out[i] = vals[k]));
       }
     }
-    return res;
+    return { data: out, shape: [...v.shape] as Volume['shape'], affine: v.affine };
   }
 }
 
