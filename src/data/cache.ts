@@ -19,15 +19,15 @@
  * may compute the same entry; the last rename wins and readers never see a partial file. A read that finds a bad
  * magic, header, size or checksum deletes the entry (with a warning) and reports a miss, so it is rebuilt.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { threadId } from 'node:worker_threads';
 import type { Volume } from '../core/volume';
 import type { Data } from '../transforms/core/transform';
 import type { PipelineName, PipelineParams } from '../transforms/pipelines';
 import { VERSION } from '../version';
 import { DataCacheError } from './errors';
+import { writeFileAtomic } from '../io/atomic';
 
 export const CACHE_FORMAT_VERSION = 1;
 const MAGIC = Buffer.from([0x53, 0x53, 0x4c, 0x33, 0x44, 0x43, 0x00, 0x01]); // "SSL3DC" 0 1
@@ -213,12 +213,9 @@ export class DiskCache {
     } catch (e) {
       throw new DataCacheError(this.dir, `cannot create cache directory: ${(e as Error).message}`);
     }
-    const tmp = path.join(this.dir, `.${key}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`);
     try {
-      await fsp.writeFile(tmp, bytes);
-      await fsp.rename(tmp, f);
+      await writeFileAtomic(f, bytes);
     } catch (e) {
-      await fsp.rm(tmp, { force: true }).catch(() => undefined);
       throw new DataCacheError(f, `cannot write cache entry: ${(e as Error).message}`);
     }
   }

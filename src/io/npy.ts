@@ -9,8 +9,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { ArgumentError } from '../errors';
+import { writeFileAtomic } from './atomic';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const LITTLE_ENDIAN_HOST = os.endianness() === 'LE';
@@ -108,12 +108,9 @@ export function decodeNpy(bytes: Uint8Array, where = '<buffer>'): NpyArray {
 /** Write `data` with `shape` to `file` as a float32 `.npy` file, atomically (temp file + rename). */
 export async function writeNpy(file: string, data: Float32Array, shape: readonly number[]): Promise<void> {
   const bytes = encodeNpy(data, shape);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
-    await fsp.writeFile(tmp, bytes);
-    await fsp.rename(tmp, file);
+    await writeFileAtomic(file, bytes);
   } catch (e) {
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
     throw new ArgumentError(`${file}: cannot write .npy file: ${(e as Error).message}`);
   }
 }

@@ -24,6 +24,7 @@ import { VERSION } from '../version';
 import { ORIENTATION_CYCLE, type StoredOrientation, type Vec3 } from './grid';
 import { btcvLabelMap } from './labels';
 import { generatePhantom, type Phantom, type PhantomPreset } from './phantom';
+import { writeFileAtomic } from '../io/atomic';
 
 const gzip = promisify(zlib.gzip);
 
@@ -96,12 +97,9 @@ export interface PhantomSetResult {
 }
 
 async function writeAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
-    await fsp.writeFile(tmp, bytes);
-    await fsp.rename(tmp, file);
+    await writeFileAtomic(file, bytes);
   } catch (e) {
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
     throw new NiftiWriteError(file, (e as Error).message);
   }
 }

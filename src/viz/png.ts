@@ -1,9 +1,8 @@
 /** PNG encoding and decoding of RGBA images (pngjs), and an atomic PNG file writer. */
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { ArgumentError } from '../errors';
 import type { RgbaImage } from './image';
+import { writeFileAtomic as writeAtomicRaw } from '../io/atomic';
 
 export function encodePng(img: RgbaImage): Buffer {
   if (img.data.length !== 4 * img.width * img.height) {
@@ -21,12 +20,9 @@ export function decodePng(bytes: Buffer): RgbaImage {
 
 /** Write bytes to `file` atomically (temp file + rename). */
 export async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
-    await fsp.writeFile(tmp, bytes);
-    await fsp.rename(tmp, file);
+    await writeAtomicRaw(file, bytes);
   } catch (e) {
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
     throw new ArgumentError(`${file}: cannot write: ${(e as Error).message}`);
   }
 }

@@ -4,8 +4,8 @@
  * ssl3d reads F32/F64/F16/BF16/I64/I32/I16/I8/U8/BOOL into float32 and writes F32.
  */
 import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import { Ssl3dError } from '../../errors';
+import { writeFileAtomic } from '../atomic';
 
 export class CheckpointError extends Ssl3dError {
   readonly code = 'CHECKPOINT';
@@ -139,8 +139,9 @@ export function encodeSafetensors(tensors: StateDict, metadata: Record<string, s
 
 /** Write atomically (temp file + rename). */
 export async function saveSafetensors(file: string, tensors: StateDict, metadata: Record<string, string> = {}): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  await fsp.mkdir(path.dirname(file), { recursive: true });
-  await fsp.writeFile(tmp, encodeSafetensors(tensors, metadata));
-  await fsp.rename(tmp, file);
+  try {
+    await writeFileAtomic(file, encodeSafetensors(tensors, metadata), { mkdir: true });
+  } catch (e) {
+    throw new CheckpointError(file, `cannot write: ${(e as Error).message}`);
+  }
 }

@@ -4,13 +4,12 @@
  * 3D Slicer then agree on the geometry. The file is written to a temporary name and renamed, so a crash never leaves
  * a half-written file under the final name.
  */
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { det3, linear, mat2quat, polarOrthogonal, spacing, type Affine, type Mat3 } from '../../core/affine';
 import { ArgumentError, NiftiWriteError, Ssl3dError } from '../../errors';
 import { cToFortran } from './transpose';
 import { WRITE_CODES, type WritableDtype } from './datatypes';
+import { writeFileAtomic } from '../atomic';
 
 export interface SaveNiftiOptions {
   dtype?: WritableDtype;
@@ -93,7 +92,6 @@ export function encodeNifti(
   return new Uint8Array(buf);
 }
 
-let tmpCounter = 0;
 
 /** Write a 3-D volume to `file` (gzip when it ends in `.gz`), atomically (temp file + rename). */
 export async function saveNifti(
@@ -111,13 +109,9 @@ export async function saveNifti(
     throw e;
   }
   if (file.endsWith('.gz')) bytes = zlib.gzipSync(bytes, { level: 6 });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.${++tmpCounter}.tmp`);
   try {
-    await fsp.mkdir(path.dirname(file), { recursive: true });
-    await fsp.writeFile(tmp, bytes);
-    await fsp.rename(tmp, file);
+    await writeFileAtomic(file, bytes, { mkdir: true });
   } catch (e) {
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
     throw new NiftiWriteError(file, (e as Error).message);
   }
 }

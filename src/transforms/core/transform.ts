@@ -99,3 +99,15 @@ export class Compose implements Transform<Data, DataOrList> {
     return r;
   }
 }
+
+/**
+ * A dictionary transform around one random array transform `t`: it draws once with `t` (from the first key's shape)
+ * and applies the same draw to every key; seeding it seeds `t` (MONAI's `Rand*d` pattern).
+ */
+export abstract class RandomMapTransform<T extends { setRandomState(seed: number): unknown }> extends MapTransform {
+  abstract readonly t: T;
+  setRandomState(seed: number): this {
+    this.t.setRandomState(seed);
+    return this;
+  }
+}

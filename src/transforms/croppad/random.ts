@@ -4,7 +4,7 @@
  */
 import type { Volume } from '../../core/volume';
 import { ArgumentError } from '../../errors';
-import { MapTransform, type Data, type MapTransformOptions } from '../core/transform';
+import { RandomMapTransform, type Data, type MapTransformOptions } from '../core/transform';
 import { Randomizable, recordDraw } from '../core/randomizable';
 import { centerCropStart, correctCropCenter, cropOrPad, randomPatchStart } from './functional';
 
@@ -47,15 +47,11 @@ export class RandSpatialCropSamples extends Randomizable {
 }
 
 /** Dictionary form: the same crops for every key; returns one dict per sample. */
-export class RandSpatialCropSamplesd extends MapTransform {
+export class RandSpatialCropSamplesd extends RandomMapTransform<RandSpatialCropSamples> {
   readonly t: RandSpatialCropSamples;
   constructor(opts: MapTransformOptions & RandSpatialCropSamplesOptions) {
     super(opts);
     this.t = new RandSpatialCropSamples(opts);
-  }
-  setRandomState(seed: number): this {
-    this.t.setRandomState(seed);
-    return this;
   }
   call(d: Data): Data[] {
     const keys = this.presentKeys(d);
@@ -160,7 +156,7 @@ export class RandCropByPosNegLabel extends Randomizable {
 }
 
 /** Dictionary form: centres drawn from `labelKey` (and `imageKey` for the background), the same crops for every key. */
-export class RandCropByPosNegLabeld extends MapTransform {
+export class RandCropByPosNegLabeld extends RandomMapTransform<RandCropByPosNegLabel> {
   readonly t: RandCropByPosNegLabel;
   readonly labelKey: string;
   readonly imageKey?: string;
@@ -169,10 +165,6 @@ export class RandCropByPosNegLabeld extends MapTransform {
     this.t = new RandCropByPosNegLabel(opts);
     this.labelKey = opts.labelKey;
     this.imageKey = opts.imageKey;
-  }
-  setRandomState(seed: number): this {
-    this.t.setRandomState(seed);
-    return this;
   }
   call(d: Data): Data[] {
     const label = d[this.labelKey] as Volume | undefined;

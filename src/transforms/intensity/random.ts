@@ -4,7 +4,7 @@
  */
 import type { Volume } from '../../core/volume';
 import { ArgumentError } from '../../errors';
-import { MapTransform, type Data, type MapTransformOptions } from '../core/transform';
+import { RandomMapTransform, type Data, type MapTransformOptions } from '../core/transform';
 import { Randomizable, recordDraw } from '../core/randomizable';
 import { randomPatchStart } from '../croppad/functional';
 
@@ -152,12 +152,7 @@ export class RandCoarseShuffle extends RandCoarseTransform {
 }
 
 /** Shared dictionary form of the coarse transforms: one draw (from the first key's shape) applied to every key. */
-abstract class RandCoarsed<T extends RandCoarseTransform> extends MapTransform {
-  abstract readonly t: T;
-  setRandomState(seed: number): this {
-    this.t.setRandomState(seed);
-    return this;
-  }
+abstract class RandCoarsed<T extends RandCoarseTransform> extends RandomMapTransform<T> {
   call(d: Data): Data {
     const keys = this.presentKeys(d);
     const { apply, boxes } = this.t.randomize((d[keys[0]] as Volume).shape.slice(1));
@@ -214,15 +209,11 @@ export class RandShiftIntensity extends Randomizable {
   }
 }
 
-export class RandShiftIntensityd extends MapTransform {
+export class RandShiftIntensityd extends RandomMapTransform<RandShiftIntensity> {
   readonly t: RandShiftIntensity;
   constructor(opts: MapTransformOptions & RandShiftIntensityOptions) {
     super(opts);
     this.t = new RandShiftIntensity(opts);
-  }
-  setRandomState(seed: number): this {
-    this.t.setRandomState(seed);
-    return this;
   }
   call(d: Data): Data {
     const keys = this.presentKeys(d);

@@ -2,7 +2,7 @@
 import type { Ornt } from '../../core/affine';
 import type { Volume } from '../../core/volume';
 import { ArgumentError } from '../../errors';
-import { MapTransform, type Data, type MapTransformOptions } from '../core/transform';
+import { RandomMapTransform, type Data, type MapTransformOptions } from '../core/transform';
 import { Randomizable, recordDraw } from '../core/randomizable';
 import { applyOrientation } from './functional';
 
@@ -54,15 +54,11 @@ export class RandFlip extends Randomizable {
   }
 }
 
-export class RandFlipd extends MapTransform {
+export class RandFlipd extends RandomMapTransform<RandFlip> {
   readonly t: RandFlip;
   constructor(opts: MapTransformOptions & RandFlipOptions) {
     super(opts);
     this.t = new RandFlip(opts);
-  }
-  setRandomState(seed: number): this {
-    this.t.setRandomState(seed);
-    return this;
   }
   call(d: Data): Data {
     const keys = this.presentKeys(d);
@@ -102,15 +98,11 @@ export class RandRotate90 extends Randomizable {
   }
 }
 
-export class RandRotate90d extends MapTransform {
+export class RandRotate90d extends RandomMapTransform<RandRotate90> {
   readonly t: RandRotate90;
   constructor(opts: MapTransformOptions & RandRotate90Options) {
     super(opts);
     this.t = new RandRotate90(opts);
-  }
-  setRandomState(seed: number): this {
-    this.t.setRandomState(seed);
-    return this;
   }
   call(d: Data): Data {
     const keys = this.presentKeys(d);
