@@ -124,6 +124,38 @@ describe('determinism', () => {
     expect(ref.slice(0, 3)).not.toEqual(ref.slice(3)); // epochs differ
   });
 
+  it.skipIf(!hasDist)('a separate process with the warm disk cache produces the same batches (process restart)', async () => {
+    const cacheDir = path.join(dir, 'cache-restart');
+    const mk = () => new SslDataset(unlabeled, PRE, { seed: 42, cacheDir });
+    const ref = digest(await collect(new DataLoader(mk(), { batchSize: 2, shuffle: true }), [0, 1]));
+    // a fresh Node process: nothing shared with this one but the files in cacheDir
+    const script = path.join(dir, 'restart.cjs');
+    await fsp.writeFile(
+      script,
+      `const { createHash } = require('node:crypto');
+const data = require(${JSON.stringify(distIndex)});
+const { pipelineParams } = require(${JSON.stringify(path.join(ROOT, 'dist/transforms/pipelines.js'))});
+(async () => {
+  const items = JSON.parse(process.argv[2]);
+  const ds = new data.SslDataset(items, { name: 'pretrain', params: pipelineParams(32) }, { seed: 42, cacheDir: process.argv[3] });
+  const loader = new data.DataLoader(ds, { batchSize: 2, shuffle: true, numWorkers: 2 });
+  const out = [];
+  for (const e of [0, 1]) for await (const b of loader.epoch(e)) {
+    out.push(Object.keys(b).filter((k) => !k.startsWith('_') && b[k] && b[k].shape).sort().map((k) => {
+      const t = b[k];
+      return k + '[' + t.shape.join('x') + ']:' + createHash('sha1').update(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)).digest('hex');
+    }).join(' ') + ' idx=' + b._index.join(','));
+  }
+  await loader.close();
+  process.stdout.write(JSON.stringify({ digests: out, stats: ds.stats }));
+})();
+`,
+    );
+    const { execFileSync } = await import('node:child_process');
+    const res = JSON.parse(execFileSync(process.execPath, [script, JSON.stringify(unlabeled), cacheDir]).toString());
+    expect(res.digests).toEqual(ref);
+  });
+
   it.skipIf(!hasDist)('finetune with workers matches in-process', async () => {
     const mk = () => new SslDataset(labeled, FT, { seed: 3, cacheDir: path.join(dir, 'cache-ft') });
     const a = digest(await collect(new DataLoader(mk(), { shuffle: true, numWorkers: 0 }), [0, 1]));
