@@ -35,3 +35,4 @@ export { fromTorch, toTorch, type TorchKind } from './io/checkpoint/layout';
 export * from './data';
 export { writeNpy, readNpy, encodeNpy, decodeNpy } from './io/npy';
 export * as viz from './viz';
+export { Module, ViT, ViTAutoEnc, UNETR, type ViTConfig, type ViTAutoEncConfig, type UNETRConfig } from './nn';

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""MONAI reference forward passes for ssl3d's networks (tiny configs), with random non-trivial weights.
+
+How to rerun (from the repository root):
+
+    pip install monai torch==2.13.0 safetensors numpy einops
+    python3 scripts/reference/make_net_fixtures.py
+
+Writes test/fixtures/nets/<name>.safetensors with the model's state dict (PyTorch layouts, MONAI 1.6 key names,
+the unused `cross_attn`/`norm_cross_attn` keys dropped), the input `__input__` = det((1,1,32,32,32), seed 5) and
+MONAI's eval-mode output `__output__`; and test/fixtures/nets/index.json with the constructor arguments.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from monai.networks.nets import UNETR, ViTAutoEnc
+from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(__file__))
+from det import det  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT = os.path.join(ROOT, "test", "fixtures", "nets")
+
+CASES = {
+    "vitautoenc_tiny": (ViTAutoEnc, dict(in_channels=1, img_size=[32, 32, 32], patch_size=[16, 16, 16], proj_type="conv",
+                                         hidden_size=48, mlp_dim=96, num_layers=2, num_heads=4, deconv_chns=8)),
+    "unetr_tiny": (UNETR, dict(in_channels=1, out_channels=3, img_size=[32, 32, 32], feature_size=4, hidden_size=48,
+                               mlp_dim=96, num_heads=4, proj_type="conv", norm_name="instance", res_block=True)),
+}
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    torch.manual_seed(0)
+    index = {"generator": "scripts/reference/make_net_fixtures.py", "torch": torch.__version__, "cases": {}}
+    import monai
+    index["monai"] = monai.__version__
+    for name, (cls, args) in CASES.items():
+        model = cls(**args).eval()
+        with torch.no_grad():
+            for p in model.parameters():  # non-trivial values everywhere (LayerNorm weights too)
+                p.add_(torch.randn_like(p) * 0.05)
+        x = torch.tensor(det([1, 1, 32, 32, 32], 5))
+        with torch.no_grad():
+            y = model(x)
+        y = y[0] if isinstance(y, tuple) else y
+        sd = {k: v.detach().float().contiguous() for k, v in model.state_dict().items() if "cross_attn" not in k}
+        sd["__input__"] = x.float()
+        sd["__output__"] = y.float().contiguous()
+        save_file(sd, os.path.join(OUT, f"{name}.safetensors"))
+        index["cases"][name] = {"args": args, "keys": [k for k in model.state_dict() if "cross_attn" not in k],
+                                "output_shape": list(y.shape)}
+        print(name, list(y.shape), len(index["cases"][name]["keys"]), "keys")
+    with open(os.path.join(OUT, "index.json"), "w") as f:
+        json.dump(index, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+/** MONAI's ViT building blocks: PatchEmbeddingBlock (conv), SABlock, MLPBlock, TransformerBlock (pre-norm). */
+import * as tf from '@tensorflow/tfjs';
+import { ArgumentError } from '../../errors';
+import { Conv3d, LayerNorm, Linear } from '../layers';
+import { Init, Module } from '../module';
+import * as ops from '../ops';
+
+export class PatchEmbeddingBlock extends Module {
+  readonly positionEmbeddings: tf.Variable;
+  readonly patchEmbeddings: Conv3d;
+  readonly grid: [number, number, number];
+  constructor(init: Init, inChannels: number, imgSize: number[], readonly patchSize: number, readonly hidden: number) {
+    super();
+    if (imgSize.some((s) => s % patchSize)) throw new ArgumentError(`img_size [${imgSize}] must be divisible by patch_size ${patchSize}`);
+    this.grid = [imgSize[0] / patchSize, imgSize[1] / patchSize, imgSize[2] / patchSize];
+    const n = this.grid[0] * this.grid[1] * this.grid[2];
+    this.positionEmbeddings = this.addParam('position_embeddings', init.truncNormal([1, n, hidden], 0.02));
+    this.patchEmbeddings = this.addModule('patch_embeddings', new Conv3d(init, inChannels, hidden, patchSize, patchSize));
+  }
+  /** x [B, X, Y, Z, C] → tokens [B, n, hidden] (token t = x·gy·gz + y·gz + z, as MONAI's flatten(2)). */
+  forward(x: tf.Tensor5D): tf.Tensor3D {
+    const y = this.patchEmbeddings.forward(x);
+    const B = x.shape[0];
+    return tf.add(tf.reshape(y, [B, -1, this.hidden]), this.positionEmbeddings) as tf.Tensor3D;
+  }
+}
+
+export class SABlock extends Module {
+  readonly qkv: Linear;
+  readonly outProj: Linear;
+  constructor(init: Init, readonly hidden: number, readonly heads: number, qkvBias = false) {
+    super();
+    if (hidden % heads) throw new ArgumentError(`hidden_size ${hidden} must be divisible by num_heads ${heads}`);
+    // MONAI registers out_proj before qkv
+    this.outProj = this.addModule('out_proj', new Linear(init, hidden, hidden));
+    this.qkv = this.addModule('qkv', new Linear(init, hidden, 3 * hidden, qkvBias));
+  }
+  forward(x: tf.Tensor3D): tf.Tensor3D {
+    const [B, T, D] = x.shape;
+    const H = this.heads,
+      d = D / H;
+    // einops "b h (qkv l d) -> qkv b l h d"
+    const qkv = tf.transpose(tf.reshape(this.qkv.forward(x), [B, T, 3, H, d]), [2, 0, 3, 1, 4]);
+    const [q, k, v] = tf.unstack(tf.reshape(qkv, [3, B * H, T, d])) as tf.Tensor3D[];
+    const att = ops.softmax(tf.mul(ops.bmm(q, tf.transpose(k, [0, 2, 1]) as tf.Tensor3D), d ** -0.5)) as tf.Tensor3D;
+    const o = tf.reshape(tf.transpose(tf.reshape(ops.bmm(att, v), [B, H, T, d]), [0, 2, 1, 3]), [B, T, D]);
+    return this.outProj.forward(o) as tf.Tensor3D;
+  }
+}
+
+export class MLPBlock extends Module {
+  readonly linear1: Linear;
+  readonly linear2: Linear;
+  constructor(init: Init, hidden: number, mlp: number) {
+    super();
+    this.linear1 = this.addModule('linear1', new Linear(init, hidden, mlp));
+    this.linear2 = this.addModule('linear2', new Linear(init, mlp, hidden));
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    return this.linear2.forward(ops.gelu(this.linear1.forward(x)));
+  }
+}
+
+export class TransformerBlock extends Module {
+  readonly mlp: MLPBlock;
+  readonly norm1: LayerNorm;
+  readonly attn: SABlock;
+  readonly norm2: LayerNorm;
+  constructor(init: Init, hidden: number, mlp: number, heads: number, qkvBias = false) {
+    super();
+    // registration order = MONAI 0.8 state-dict order: mlp, norm1, attn, norm2
+    this.mlp = this.addModule('mlp', new MLPBlock(init, hidden, mlp));
+    this.norm1 = this.addModule('norm1', new LayerNorm(hidden));
+    this.attn = this.addModule('attn', new SABlock(init, hidden, heads, qkvBias));
+    this.norm2 = this.addModule('norm2', new LayerNorm(hidden));
+  }
+  forward(x: tf.Tensor3D): tf.Tensor3D {
+    const h = tf.add(x, this.attn.forward(this.norm1.forward(x) as tf.Tensor3D)) as tf.Tensor3D;
+    return tf.add(h, this.mlp.forward(this.norm2.forward(h))) as tf.Tensor3D;
+  }
+}

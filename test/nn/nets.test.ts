@@ -1,0 +1,87 @@
+/**
+ * ViTAutoEnc and UNETR against MONAI 1.6 (tiny configs, random non-trivial weights; fixtures:
+ * scripts/reference/make_net_fixtures.py): state-dict key names and order, strict loading, eval-mode forward output
+ * (≤ 1e-4 of max|ref|), and a training step that leaks no tensors.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import '@tensorflow/tfjs-backend-wasm';
+import { availableBackends } from '../../src/backend/select';
+import { decodeSafetensors } from '../../src/io/checkpoint/safetensors';
+import { fromTorch, toTorch } from '../../src/io/checkpoint/layout';
+import { UNETR, ViTAutoEnc, type Module } from '../../src/nn';
+import { FIXTURES } from '../helpers/paths';
+
+const DIR = path.join(FIXTURES, 'nets');
+const index = JSON.parse(readFileSync(path.join(DIR, 'index.json'), 'utf8'));
+
+function build(name: string): { model: Module & { forward(x: tf.Tensor5D): unknown }; out: (r: unknown) => tf.Tensor5D } {
+  const args = index.cases[name].args;
+  if (name.startsWith('vitautoenc')) return { model: new ViTAutoEnc(args), out: (r) => (r as { out: tf.Tensor5D }).out };
+  return { model: new UNETR(args), out: (r) => r as tf.Tensor5D };
+}
+
+const backends = ['cpu', 'wasm', ...(availableBackends().includes('native') ? ['tensorflow'] : [])];
+
+for (const backend of backends) describe(`networks vs MONAI on ${backend}`, () => {
+  beforeAll(async () => {
+    if (backend === 'tensorflow') require('@tensorflow/tfjs-node');
+    expect(await tf.setBackend(backend)).toBe(true);
+  });
+  for (const name of Object.keys(index.cases)) {
+    it(`${name}: keys, strict load, forward`, async () => {
+      const { tensors } = decodeSafetensors(readFileSync(path.join(DIR, `${name}.safetensors`)));
+      const { model, out } = build(name);
+      expect(model.namedParameters().map(([k]) => k)).toEqual(index.cases[name].keys);
+      const r = model.loadStateDict(tensors, { strict: true, source: name });
+      expect(r.missing).toEqual([]);
+      expect(r.unexpected.sort()).toEqual(['__input__', '__output__']);
+      model.eval();
+      const input = tensors.get('__input__')!;
+      const ref = tensors.get('__output__')!;
+      const y = tf.tidy(() => toTorch(out(model.forward(fromTorch(tf.tensor(input.data, input.shape), 'activation') as tf.Tensor5D)), 'activation'));
+      expect(y.shape).toEqual(ref.shape);
+      const ours = y.dataSync();
+      let m = 0,
+        s = 1;
+      for (let i = 0; i < ours.length; i++) {
+        m = Math.max(m, Math.abs(ours[i] - ref.data[i]));
+        s = Math.max(s, Math.abs(ref.data[i]));
+      }
+      y.dispose();
+      expect(m / s).toBeLessThanOrEqual(1e-4);
+      // the state dict round-trips in PyTorch layouts
+      const back = model.stateDict();
+      const k = index.cases[name].keys[3];
+      expect(Array.from(back.get(k)!.data)).toEqual(Array.from(tensors.get(k)!.data));
+      model.dispose();
+    });
+  }
+
+  it('a training step (forward, loss, backward, Adam) leaks no tensors', async () => {
+    const { model, out } = build('vitautoenc_tiny');
+    const opt = tf.train.adam(1e-4, 0.9, 0.999, 1e-8);
+    const x = tf.randomUniform([2, 32, 32, 32, 1]) as tf.Tensor5D;
+    const step = () =>
+      tf.tidy(() => {
+        const loss = opt.minimize(() => tf.mean(tf.abs(tf.sub(out(model.forward(x)), x))) as tf.Scalar, true, model.variables());
+        loss?.dataSync();
+      });
+    step();
+    step();
+    const after2 = tf.memory().numTensors;
+    for (let i = 0; i < 4; i++) step();
+    expect(tf.memory().numTensors).toBe(after2);
+    opt.dispose();
+    x.dispose();
+    model.dispose();
+  });
+
+  it('rejects invalid configurations with MONAI-style messages', () => {
+    expect(() => new ViTAutoEnc({ in_channels: 1, img_size: 30, patch_size: 16, hidden_size: 48, num_heads: 4 })).toThrow(/divisible/);
+    expect(() => new ViTAutoEnc({ in_channels: 1, img_size: 32, patch_size: 8, hidden_size: 48, num_heads: 4 })).toThrow(/square/);
+    expect(() => new UNETR({ in_channels: 1, out_channels: 2, img_size: 32, hidden_size: 50, num_heads: 4 })).toThrow(/num_heads/);
+  });
+});
