@@ -6,6 +6,7 @@ import { register as preprocess } from './preprocess';
 import { register as demo } from './demo';
 import { register as preview } from './preview';
 import { register as augment } from './augment';
+import { register as infer } from './infer';
 
 /** Every CLI command, in the order `ssl3d --help` lists them. */
-export const COMMANDS: Array<(program: Command) => void> = [demo, info, synth, datalist, preprocess, preview, augment];
+export const COMMANDS: Array<(program: Command) => void> = [demo, info, synth, datalist, preprocess, preview, augment, infer];
