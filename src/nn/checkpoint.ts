@@ -42,9 +42,48 @@ export async function readStateDict(file: string): Promise<{ tensors: StateDict;
   return { tensors, extra: metadata };
 }
 
+/**
+ * MONAI 1.4–1.5 create unused cross-attention parameters in every TransformerBlock (`norm_cross_attn.*` and
+ * `cross_attn.*`), MONAI 1.6 only `norm_cross_attn.*`, and `load_state_dict(strict=True)` wants exactly the model's
+ * keys. Insert them after each `blocks.i.norm2.bias`, in MONAI's order (LayerNorm ones/zeros, linear weights zero:
+ * they never take part in the forward pass).
+ */
+export function withMonaiCrossAttention(sd: StateDict, linears = true): StateDict {
+  const out: StateDict = new Map();
+  for (const [k, v] of sd) {
+    out.set(k, v);
+    const m = /^(.*blocks\.\d+\.)norm2\.bias$/.exec(k);
+    if (!m) continue;
+    const d = v.shape[0];
+    const p = m[1];
+    const vec = (fill: number) => ({ shape: [d], data: new Float32Array(d).fill(fill) });
+    const mat = () => ({ shape: [d, d], data: new Float32Array(d * d) });
+    out.set(`${p}norm_cross_attn.weight`, vec(1));
+    out.set(`${p}norm_cross_attn.bias`, vec(0));
+    if (!linears) continue;
+    out.set(`${p}cross_attn.out_proj.weight`, mat());
+    out.set(`${p}cross_attn.out_proj.bias`, vec(0));
+    out.set(`${p}cross_attn.to_q.weight`, mat());
+    out.set(`${p}cross_attn.to_k.weight`, mat());
+    out.set(`${p}cross_attn.to_v.weight`, mat());
+  }
+  return out;
+}
+
+export interface SaveCheckpointOptions {
+  metadata?: Record<string, string>;
+  /** Which MONAI's `load_state_dict(strict=True)` the file must satisfy: 'monai-1.6' (default: adds the unused
+   *  `norm_cross_attn` keys), 'monai-1.4' (MONAI 1.4–1.5: also the unused `cross_attn` linears), or 'minimal' (only
+   *  the parameters the forward pass uses: MONAI 0.9–1.3). `loadCheckpoint` reads all of them. */
+  layout?: 'monai-1.6' | 'monai-1.4' | 'minimal';
+}
+
 /** Save a model's parameters as safetensors (MONAI keys, PyTorch layouts), atomically. */
-export async function saveCheckpoint(model: Module, file: string, metadata: Record<string, string> = {}): Promise<void> {
-  await saveSafetensors(file, model.stateDict(), metadata);
+export async function saveCheckpoint(model: Module, file: string, opts: SaveCheckpointOptions = {}): Promise<void> {
+  const sd = model.stateDict();
+  const layout = opts.layout ?? 'monai-1.6';
+  const out = layout === 'minimal' ? sd : withMonaiCrossAttention(sd, layout === 'monai-1.4');
+  await saveSafetensors(file, out, { layout, ...(opts.metadata ?? {}) });
 }
 
 export interface LoadReport {

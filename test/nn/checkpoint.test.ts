@@ -32,7 +32,7 @@ describe('checkpoints', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ssl3d-ckpt-'));
     const a = new UNETR(unetrArgs, 3);
     const file = path.join(dir, 'unetr.safetensors');
-    await saveCheckpoint(a, file, { note: 'test' });
+    await saveCheckpoint(a, file, { metadata: { note: 'test' } });
     const b = new UNETR(unetrArgs, 4);
     const r = await loadCheckpoint(b, file);
     expect(r.loaded.length).toBe(a.namedParameters().length);
