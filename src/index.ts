@@ -36,3 +36,4 @@ export * from './data';
 export { writeNpy, readNpy, encodeNpy, decodeNpy } from './io/npy';
 export * as viz from './viz';
 export { Module, ViT, ViTAutoEnc, UNETR, type ViTConfig, type ViTAutoEncConfig, type UNETRConfig } from './nn';
+export { saveCheckpoint, loadCheckpoint, loadViTBackbone, readStateDict, type SaveCheckpointOptions, type LoadReport } from './nn/checkpoint';
