@@ -37,3 +37,7 @@ export { writeNpy, readNpy, encodeNpy, decodeNpy } from './io/npy';
 export * as viz from './viz';
 export { Module, ViT, ViTAutoEnc, UNETR, type ViTConfig, type ViTAutoEncConfig, type UNETRConfig } from './nn';
 export { saveCheckpoint, loadCheckpoint, loadViTBackbone, readStateDict, type SaveCheckpointOptions, type LoadReport } from './nn/checkpoint';
+export { loadTorchCheckpoint } from './io/checkpoint/torch';
+export * from './losses';
+export * from './metrics';
+export * from './inference';

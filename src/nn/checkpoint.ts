@@ -5,6 +5,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { CheckpointError, decodeSafetensors, saveSafetensors, type StateDict } from '../io/checkpoint/safetensors';
+import { loadTorchCheckpoint } from '../io/checkpoint/torch';
 import type { Module } from './module';
 
 /** Keys that MONAI checkpoints may hold and that never affect the forward pass (spec §3.5). */
@@ -16,12 +17,6 @@ export function isIgnorableKey(k: string): boolean {
   );
 }
 
-type TorchLoader = (file: string) => Promise<{ tensors: StateDict; extra: Record<string, unknown> }>;
-let torchLoader: TorchLoader | undefined;
-/** Registered by src/io/checkpoint/torch.ts (PyTorch zip/pickle reader). */
-export function registerTorchLoader(f: TorchLoader): void {
-  torchLoader = f;
-}
 
 /** Read a state dict from `.safetensors` or a PyTorch `torch.save` file (`{"state_dict": ...}` or bare). */
 export async function readStateDict(file: string): Promise<{ tensors: StateDict; extra: Record<string, unknown> }> {
@@ -35,8 +30,8 @@ export async function readStateDict(file: string): Promise<{ tensors: StateDict;
     throw new CheckpointError(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message);
   }
   if (head[0] === 0x50 && head[1] === 0x4b) {
-    if (!torchLoader) throw new CheckpointError(file, 'PyTorch checkpoints are not supported in this build');
-    return torchLoader(file);
+    const r = await loadTorchCheckpoint(file);
+    return { tensors: r.tensors, extra: r.extra };
   }
   const { tensors, metadata } = decodeSafetensors(await fsp.readFile(file), file);
   return { tensors, extra: metadata };

@@ -7,6 +7,7 @@ import { register as demo } from './demo';
 import { register as preview } from './preview';
 import { register as augment } from './augment';
 import { register as infer } from './infer';
+import { register as convert } from './convert';
 
 /** Every CLI command, in the order `ssl3d --help` lists them. */
-export const COMMANDS: Array<(program: Command) => void> = [demo, info, synth, datalist, preprocess, preview, augment, infer];
+export const COMMANDS: Array<(program: Command) => void> = [demo, info, synth, datalist, preprocess, preview, augment, infer, convert];

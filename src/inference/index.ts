@@ -1,0 +1,11 @@
+export { importanceMap } from './importance';
+export type { BlendMode, Triple } from './importance';
+export {
+  SlidingWindowInferer,
+  planWindows,
+  resolveRoi,
+  scanInterval,
+  slidingWindowInference,
+  windowStarts,
+} from './sliding_window';
+export type { ChannelFirstVolume, Predictor, SlidingWindowOptions, WindowPlan } from './sliding_window';

@@ -1,0 +1,1 @@
+export { computeDice, argmaxIds, meanDice, runningMeanOfMeans, DiceMetric, type DiceMetricOptions } from './dice';
