@@ -9,7 +9,7 @@
  * state dicts (`best_metric_model.pth`) are both accepted.
  */
 import { promises as fsp } from 'node:fs';
-import { CheckpointError, type StateDict } from './safetensors';
+import { CheckpointError, halfToFloat, type StateDict } from './safetensors';
 import { PickleError, PyGlobal, PyObject, unpickle, type PyCallable } from './pickle';
 import { isZip, ZipFormatError, ZipReader } from './zip';
 
@@ -52,15 +52,6 @@ class TorchTensor {
     readonly shape: number[],
     readonly stride: number[],
   ) {}
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
 function reader(dtype: DType, dv: DataView, le: boolean): (i: number) => number {
