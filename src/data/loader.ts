@@ -228,14 +228,17 @@ export class DataLoader {
     }
   }
 
-  /** The batches of `epoch`, in order. Iterate one epoch at a time. */
-  async *epoch(epoch: number): AsyncGenerator<Batch, void, undefined> {
+  /**
+   * The batches of `epoch`, in order, from batch `startBatch` on (a resumed run continues mid-epoch with exactly
+   * the batches it would have seen). Iterate one epoch at a time.
+   */
+  async *epoch(epoch: number, startBatch = 0): AsyncGenerator<Batch, void, undefined> {
     if (this.closed) throw new DataWorkerError('DataLoader is closed');
     // Batches prefetched for another epoch than this one (or the next) are of no use.
     this.cancelWhere((t) => t.epoch !== epoch && t.epoch !== epoch + 1);
     const nb = this.batchesPerEpoch;
     try {
-      for (let b = 0; b < nb; b++) {
+      for (let b = startBatch; b < nb; b++) {
         this.fill(epoch, b);
         const key = `${epoch}:${b}`;
         const t = this.tasks.get(key)!;

@@ -13,7 +13,13 @@ export async function writeFileAtomic(file: string, bytes: Uint8Array | string, 
   if (options.mkdir) await fsp.mkdir(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    await fsp.writeFile(tmp, bytes);
+    const fh = await fsp.open(tmp, 'w');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync(); // the data is on disk before the name points at it
+    } finally {
+      await fh.close();
+    }
     await fsp.rename(tmp, file);
   } catch (e) {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);

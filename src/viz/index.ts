@@ -3,3 +3,5 @@ export * from './slices';
 export * from './image';
 export * from './png';
 export * from './figures';
+export * from './curves';
+export * from './report';

@@ -1,90 +1,109 @@
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Volume } from '../../core/volume';
-import { loadDatalist } from '../../io/datalist';
-import { saveNifti } from '../../io/nifti';
-import { writePhantomSet } from '../../synth';
-import { finetuneValPreprocess, pretrainPreprocess } from '../../transforms/presets';
+import { prepareDemoData } from '../../train/demo_data';
+import { runExperiment, type ExperimentConfig } from '../../train/experiment';
+import { RunFolder } from '../../train/run_folder';
+import { interruptFlag } from '../../train/session';
+import { writeReport } from '../../viz/report';
 import { REAL_CT_DIR } from '../shared-data';
 import { previewFile } from './preview';
 
-interface DemoOpts {
+export interface DemoOpts {
   out: string;
   seed: number;
-  n: number;
+  labeled: number;
+  unlabeled: number;
+  pretrainSteps: number;
+  finetuneSteps: number;
+  quiet?: boolean;
 }
 
 /**
- * The README's main job, as far as the project goes today: synthetic data → datalists → the tutorial's
- * preprocessing. Training, fine-tuning and the results table join it as they land.
+ * The README's main job on built-in data, end to end at CPU scale: phantoms (+ the shared real CT) → datalists →
+ * the tutorial's augmentation figure → ViTAutoEnc pretraining → UNETR fine-tuning from random and from pretrained
+ * init → the results table and an HTML report per run. Re-running continues an interrupted demo.
  */
 export async function runDemo(opts: DemoOpts, log: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<void> {
   const t0 = Date.now();
-  const dataDir = path.join(opts.out, 'data');
-  log(`1/4 writing ${opts.n} labeled + ${opts.n} unlabeled small phantoms to ${dataDir}`);
-  const set = await writePhantomSet({ outDir: dataDir, n: opts.n, unlabeled: opts.n, seed: opts.seed, preset: 'small' });
-  log(`    ${set.manifest.volumes.length} volumes; datalists ${path.basename(set.datasetJson)}, ${path.basename(set.unlabeledJson)}`);
+  const out = path.resolve(opts.out);
+  const dataDir = path.join(out, 'data');
+  log(`1/5 writing ${opts.labeled} labeled + ${opts.unlabeled} unlabeled small phantoms to ${dataDir}`);
+  const data = await prepareDemoData({
+    outDir: dataDir,
+    labeled: opts.labeled,
+    unlabeled: opts.unlabeled,
+    seed: opts.seed,
+    valFraction: 0.2,
+    realCt: REAL_CT_DIR ? path.join(REAL_CT_DIR, 'example_ct_sm.nii.gz') : undefined,
+  });
+  log(
+    `    fine-tuning: ${data.numTrain} training / ${data.numVal} validation phantoms; pretraining: ${data.numUnlabeled} unlabeled volumes` +
+      (data.realCt ? ' (incl. the shared real CT)' : ''),
+  );
 
-  log('2/4 validating the datalists (every file readable, image and label grids equal)');
-  const train = await loadDatalist(set.datasetJson, { key: 'training', validate: 'shapes' });
-  const val = await loadDatalist(set.datasetJson, { key: 'validation', validate: 'shapes' });
-  const unl = await loadDatalist(set.unlabeledJson, { key: 'training', validate: 'files' });
-  log(`    fine-tuning: ${train.length} training / ${val.length} validation; pretraining: ${unl.length} volumes`);
+  log("2/5 the tutorial's figure: a pretraining crop and its two augmented views");
+  const unl = JSON.parse(readFileSync(data.pretrainJson, 'utf8')).training[0].image as string;
+  const previewPng = path.join(out, 'preview_pretrain.png');
+  await previewFile({ preset: 'pretrain', image: path.resolve(dataDir, unl), patch: 96, slices: 9, seed: opts.seed, out: previewPng });
+  log(`    → ${previewPng}`);
 
-  log("3/4 the tutorial's deterministic preprocessing (MONAI-exact)");
-  const outDir = path.join(opts.out, 'preprocessed');
-  const jobs: Array<{ name: string; run: () => Promise<Record<string, unknown>>; keys: string[] }> = [
-    { name: 'pretrain (phantom)', run: () => pretrainPreprocess().one({ image: unl[0].image as string }), keys: ['image'] },
-    {
-      name: 'finetune-val (phantom)',
-      run: () => finetuneValPreprocess().one({ image: train[0].image as string, label: train[0].label as string }),
-      keys: ['image', 'label'],
-    },
-  ];
-  if (REAL_CT_DIR) {
-    jobs.push({
-      name: 'finetune-val (real CT)',
-      run: () =>
-        finetuneValPreprocess().one({
-          image: path.join(REAL_CT_DIR!, 'example_ct_sm.nii.gz'),
-          label: path.join(REAL_CT_DIR!, 'example_seg.nii.gz'),
-        }),
-      keys: ['image', 'label'],
-    });
+  log('3/5 pretraining ViTAutoEnc, then 4/5 fine-tuning UNETR from random and from pretrained init');
+  const cfg: ExperimentConfig = {
+    kind: 'experiment',
+    logdir: out,
+    pretrain_config: 'pretrain_cpu_small',
+    pretrain_set: [`train.max_steps=${opts.pretrainSteps}`],
+    pretrained: null,
+    finetune_config: 'finetune_cpu_small',
+    finetune_set: [`train.max_steps=${opts.finetuneSteps}`],
+    num_train: [data.numTrain],
+    seeds: [opts.seed],
+    inits: ['random', 'pretrained'],
+    phantoms: null,
+  };
+  const intr = interruptFlag(() => process.stderr.write('\nstopping after this step; run `ssl3d demo` again to continue\n'));
+  let result;
+  try {
+    result = await runExperiment(cfg, { pretrain: data.pretrainSet, finetune: data.finetuneSet }, { quiet: opts.quiet, shouldStop: intr.shouldStop, log });
+  } finally {
+    intr.release();
   }
-  for (const job of jobs) {
-    const t = Date.now();
-    const out = await job.run();
-    const slug = job.name.replace(/[^a-z]+/gi, '_').replace(/_$/, '');
-    for (const k of job.keys) {
-      const v = out[k] as Volume;
-      await saveNifti(path.join(outDir, `${slug}_${k}.nii.gz`), v.data, [v.shape[1], v.shape[2], v.shape[3]], v.affine, {
-        dtype: k === 'label' ? 'uint8' : 'float32',
-      });
-    }
-    const img = out.image as Volume;
-    log(`    ${job.name.padEnd(24)} → ${img.shape.slice(1).join('×')} voxels in ${((Date.now() - t) / 1000).toFixed(2)} s`);
+  if (intr.shouldStop()) {
+    log('interrupted; run the same command again to continue');
+    process.exitCode = 130;
+    return;
   }
-  log('4/4 the SSL views and fine-tuning augmentations (figures like the tutorial\'s)');
-  for (const [preset, item] of [
-    ['pretrain', { image: unl[0].image as string }],
-    ['finetune', { image: train[0].image as string, label: train[0].label as string }],
-  ] as const) {
-    const out = path.join(opts.out, `preview_${preset}.png`);
-    await previewFile({ preset, image: item.image, label: 'label' in item ? item.label : undefined, patch: 96, slices: 9, seed: opts.seed, out });
-    log(`    ${preset.padEnd(24)} → ${out}`);
+
+  log('5/5 results table and reports');
+  log('\n' + result.table.toMarkdown());
+  for (const name of ['pretrain', `ft_n${data.numTrain}_random_s${opts.seed}`, `ft_n${data.numTrain}_pretrained_s${opts.seed}`]) {
+    const dir = path.join(out, name);
+    if (!new RunFolder(dir).readSummary()) continue;
+    const r = await writeReport(dir);
+    log(`    report: ${r.out}`);
   }
-  log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s; outputs in ${opts.out}`);
-  log('(pretraining, fine-tuning and the results table join this demo as they land; see the README)');
+  log(`    table: ${result.files.markdown} (also .csv, .html)`);
+  log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s; everything is in ${out}`);
 }
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got '${v}'`);
+  return n;
+};
 
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('The main job on built-in data: phantoms → datalists → preprocessing (training joins as it lands)')
+    .description('The main job on built-in data: phantoms → pretraining → fine-tuning random vs pretrained → results table and reports (≈10 min on 2 cores)')
     .option('--out <dir>', 'output folder', 'runs/demo')
-    .option('--seed <int>', 'seed for the phantoms', (v) => Number(v), 0)
-    .option('--n <count>', 'number of labeled (and of unlabeled) phantoms', (v) => Number(v), 8)
-    .addHelpText('after', '\nExample:\n  ssl3d demo --out runs/demo')
+    .option('--seed <int>', 'seed of the phantoms, the model init and the augmentations', (v) => Number(v), 0)
+    .option('--labeled <n>', 'labeled phantoms (20 % go to validation)', int, 10)
+    .option('--unlabeled <n>', 'unlabeled phantoms for pretraining', int, 10)
+    .option('--pretrain-steps <n>', 'pretraining steps', int, 150)
+    .option('--finetune-steps <n>', 'fine-tuning steps per run', int, 100)
+    .option('--quiet', 'no progress bars')
+    .addHelpText('after', '\nRe-running the same command continues an interrupted demo.\n\nExample:\n  ssl3d demo --out runs/demo')
     .action(async (opts: DemoOpts) => runDemo(opts));
 }

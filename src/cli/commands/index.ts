@@ -8,6 +8,12 @@ import { register as preview } from './preview';
 import { register as augment } from './augment';
 import { register as infer } from './infer';
 import { register as convert } from './convert';
+import { registerFinetune, registerPretrain } from './train';
+import { register as report } from './report';
+import { register as results } from './results';
+
+const pretrain = registerPretrain;
+const finetune = registerFinetune;
 
 /** Every CLI command, in the order `ssl3d --help` lists them. */
-export const COMMANDS: Array<(program: Command) => void> = [demo, info, synth, datalist, preprocess, preview, augment, infer, convert];
+export const COMMANDS: Array<(program: Command) => void> = [demo, pretrain, finetune, results, report, info, synth, datalist, preprocess, preview, augment, infer, convert];

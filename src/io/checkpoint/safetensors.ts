@@ -115,6 +115,27 @@ export async function loadSafetensors(file: string): Promise<{ tensors: StateDic
   return decodeSafetensors(buf, file);
 }
 
+/** Only the `__metadata__` of a safetensors file (reads the header, not the tensors). */
+export async function readSafetensorsMetadata(file: string): Promise<Record<string, string>> {
+  let fh: import('node:fs/promises').FileHandle | undefined;
+  try {
+    fh = await fsp.open(file, 'r');
+    const len = Buffer.alloc(8);
+    await fh.read(len, 0, 8, 0);
+    const n = Number(len.readBigUInt64LE(0));
+    const { size } = await fh.stat();
+    if (n <= 0 || n > size - 8 || n > 100 * 1024 * 1024) throw new Error(`header length ${n} does not fit the file (${size} bytes)`);
+    const head = Buffer.alloc(n);
+    await fh.read(head, 0, n, 8);
+    const meta = (JSON.parse(head.toString('utf8')) as { __metadata__?: Record<string, string> }).__metadata__;
+    return meta ?? {};
+  } catch (e) {
+    throw new CheckpointError(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `unreadable header: ${(e as Error).message}`);
+  } finally {
+    await fh?.close();
+  }
+}
+
 /** Encode float32 tensors (in insertion order) with optional string metadata. */
 export function encodeSafetensors(tensors: StateDict, metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = {};
