@@ -41,3 +41,40 @@ export { loadTorchCheckpoint } from './io/checkpoint/torch';
 export * from './losses';
 export * from './metrics';
 export * from './inference';
+export {
+  loadModel,
+  checkpointMetadata,
+  resolveCheckpointPath,
+  buildModel,
+  METADATA_ARCH_KEY,
+  METADATA_ARCH_CONFIG_KEY,
+  type LoadedModel,
+  type LoadModelOptions,
+  type LoadModelReport,
+  type ArchName,
+} from './nn/load_model';
+export {
+  collectResults,
+  readRunResult,
+  findRunDirs,
+  resultsTable,
+  resultsBarChartSpec,
+  publishedResults,
+  meanStd,
+  relativeImprovement,
+  RESULTS_CAPTION,
+  type RunResult,
+  type ResultsTable,
+  type ResultsRow,
+} from './train/results';
+export { Adam, type AdamOptions, type OptimizerState } from './train/optim';
+export { loadConfig, parseConfig, listPresets, type TrainConfig, type PretrainConfig, type FinetuneConfig } from './train/config';
+export { pretrain, type TrainResult } from './train/pretrain';
+export { finetune, loadPretrainedBackbone } from './train/finetune';
+export { validateSegmentation, validateReconstruction, type SegmentationScores } from './train/validate';
+export { TrainingDivergedError, InsufficientMemoryError, type TrainOptions } from './train/session';
+export { RunFolder, type MetricsRecord, type RunSummary } from './train/run_folder';
+export { CheckpointStore, type CheckpointState } from './train/checkpoints';
+export { runExperiment, writeResults, loadExperimentConfig, type ExperimentConfig } from './train/experiment';
+export { prepareDemoData, type DemoData } from './train/demo_data';
+export { estimateTrainingMemory, type MemoryEstimate } from './train/memory';

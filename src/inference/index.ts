@@ -9,3 +9,5 @@ export {
   windowStarts,
 } from './sliding_window';
 export type { ChannelFirstVolume, Predictor, SlidingWindowOptions, WindowPlan } from './sliding_window';
+export { preprocessForSegmentation, resampleLabelsNearest, segmentVolume, unetrPredictor } from './segment';
+export type { LabelVolume, SegmentOptions, SegmentResult, SegmentStage } from './segment';

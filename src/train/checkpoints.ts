@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic';
 import { CheckpointError, readSafetensorsMetadata, saveSafetensors } from '../io/checkpoint/safetensors';
 import { withMonaiCrossAttention } from '../nn/checkpoint';
+import { checkpointMetadata } from '../nn/load_model';
 import type { Module } from '../nn/module';
 import type { Adam, OptimizerState } from './optim';
 
@@ -49,13 +50,7 @@ export interface CheckpointState {
 
 /** Safetensors metadata of an ssl3d checkpoint: lets `ssl3d segment`/`evaluate` rebuild the model from the file. */
 export function weightsMetadata(state: Pick<CheckpointState, 'arch' | 'arch_config' | 'step' | 'kind'>): Record<string, string> {
-  return {
-    format: 'pt',
-    'ssl3d.arch': state.arch,
-    'ssl3d.arch_config': JSON.stringify(state.arch_config),
-    'ssl3d.step': String(state.step),
-    'ssl3d.kind': state.kind,
-  };
+  return { format: 'pt', ...checkpointMetadata(state.arch, state.arch_config), 'ssl3d.step': String(state.step), 'ssl3d.kind': state.kind };
 }
 
 export interface ResumePoint {
