@@ -11,6 +11,8 @@ Writes test/fixtures/checkpoints/:
                                  ViTAutoEnc state dict in MONAI 0.8 key layout (cross_attn keys dropped,
                                  patch_embedding.cls_token (1,1,H) inserted after position_embeddings), like the
                                  tutorial's published vitautoenc_weights.pt
+  vitautoenc_tutorial_unetr16.pt the tutorial format again for a ViT that fits a tiny UNETR (img 16, patch 16, hidden 16,
+                                 12 layers, 2 heads): the fine-tuning tests use it as --pretrained
   vitautoenc_monai16.pt          torch.save(model.state_dict()) with MONAI 1.6.1 (incl. the unused cross_attn keys)
   unetr_bare.pt                  torch.save(unetr.state_dict()), like a fine-tuned best_metric_model.pth
   dtypes_views.pt                float64/float16/bfloat16/int64/bool tensors, a transposed (non-contiguous) view, a
@@ -114,6 +116,24 @@ def main():
             zo.writestr(info.filename, zi.read(info.filename))
     back, ref = torch.load(dst), torch.load(src)
     assert list(back) == list(ref) and all(torch.equal(back[k], ref[k]) for k in ref)
+
+    # ---- tutorial format, UNETR-compatible (patch 16, 12 layers): fine-tuning tests load it as --pretrained ----
+    torch.manual_seed(1)
+    vit16 = ViTAutoEnc(in_channels=1, img_size=(16, 16, 16), patch_size=(16, 16, 16), proj_type="conv", hidden_size=16,
+                       mlp_dim=32, num_layers=12, num_heads=2, deconv_chns=4)
+    with torch.no_grad():
+        for p in vit16.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    sd = OrderedDict()
+    for k, v in vit16.state_dict().items():
+        if "cross_attn" in k:
+            continue
+        sd[k] = v.clone()
+        if k == "patch_embedding.position_embeddings":
+            sd["patch_embedding.cls_token"] = torch.randn(1, 1, v.shape[-1])
+    torch.save({"epoch": 500, "state_dict": sd, "optimizer": torch.optim.Adam(vit16.parameters(), lr=1e-4).state_dict()},
+               os.path.join(OUT, "vitautoenc_tutorial_unetr16.pt"))
+    expected("vitautoenc_tutorial_unetr16", sd)
 
     total = 0
     for f in sorted(os.listdir(OUT)):

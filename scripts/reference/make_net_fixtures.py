@@ -10,6 +10,14 @@ How to rerun (from the repository root):
 Writes test/fixtures/nets/<name>.safetensors with the model's state dict (PyTorch layouts, MONAI 1.6 key names,
 the unused `cross_attn`/`norm_cross_attn` keys dropped), the input `__input__` = det((1,1,32,32,32), seed 5) and
 MONAI's eval-mode output `__output__`; and test/fixtures/nets/index.json with the constructor arguments.
+
+Also writes, for each case, test/fixtures/nets/<name>.pt = torch.save(model.state_dict()) — the bare MONAI 1.6 state
+dict as a user would save it (unused `norm_cross_attn` keys included), same weights as the .safetensors, so the tests
+can check `ssl3d infer --weights <name>.pt` against `__output__`; and
+test/fixtures/nets/vitautoenc_tutorial_format.ref.safetensors: `__input__`/`__output__` of MONAI's ViTAutoEnc that
+loaded test/fixtures/checkpoints/vitautoenc_tutorial_format.pt (the tutorial's `{"state_dict": ...}` format with a
+MONAI 0.8 `cls_token`, see make_checkpoint_fixtures.py) as the tutorial does (strict=False, cls_token dropped).
+Adding these outputs consumes no random numbers after the existing ones, so the .safetensors stay bit-identical.
 """
 import json
 import os
@@ -53,11 +61,47 @@ def main():
         sd["__input__"] = x.float()
         sd["__output__"] = y.float().contiguous()
         save_file(sd, os.path.join(OUT, f"{name}.safetensors"))
+        torch.save(model.state_dict(), os.path.join(OUT, f"{name}.pt"))
         index["cases"][name] = {"args": args, "keys": [k for k in model.state_dict() if "cross_attn" not in k],
                                 "output_shape": list(y.shape)}
         print(name, list(y.shape), len(index["cases"][name]["keys"]), "keys")
-    with open(os.path.join(OUT, "index.json"), "w") as f:
+    index["tutorial_format"] = tutorial_format_reference()
+    old = os.path.join(OUT, "index.json")
+    if os.path.exists(old):  # keep the results of an earlier --prove run for unchanged cases
+        prev = json.load(open(old)).get("cases", {})
+        for name, c in index["cases"].items():
+            p = prev.get(name, {})
+            if "monai_strict_load_of_ssl3d_checkpoint" in p and p.get("args") == c["args"] and p.get("keys") == c["keys"]:
+                c["monai_strict_load_of_ssl3d_checkpoint"] = p["monai_strict_load_of_ssl3d_checkpoint"]
+    with open(old, "w") as f:
         json.dump(index, f, indent=1)
+
+
+# The config of test/fixtures/checkpoints/vitautoenc_tutorial_format.pt (scripts/reference/make_checkpoint_fixtures.py).
+TUTORIAL_FORMAT_ARGS = dict(in_channels=1, img_size=[8, 8, 8], patch_size=[4, 4, 4], proj_type="conv", hidden_size=16,
+                            mlp_dim=32, num_layers=2, num_heads=4, deconv_chns=4)
+
+
+def tutorial_format_reference():
+    """MONAI's output for the tutorial-format checkpoint, loaded the way ssl_finetune.ipynb loads such files:
+    torch.load(...)["state_dict"], keys the model lacks (cls_token) dropped, then load_state_dict(strict=False)."""
+    ckpt = torch.load(os.path.join(ROOT, "test", "fixtures", "checkpoints", "vitautoenc_tutorial_format.pt"),
+                      map_location="cpu", weights_only=False)
+    model = ViTAutoEnc(**TUTORIAL_FORMAT_ARGS).eval()
+    own = model.state_dict()
+    sd = {k: v for k, v in ckpt["state_dict"].items() if k in own}
+    missing = [k for k in own if k not in sd]
+    assert all("cross_attn" in k for k in missing), missing  # only MONAI 1.6's unused norm_cross_attn
+    model.load_state_dict(sd, strict=False)
+    x = torch.tensor(det([1, 1, 8, 8, 8], 6))
+    with torch.no_grad():
+        y = model(x)[0]
+    save_file({"__input__": x.float(), "__output__": y.float().contiguous()},
+              os.path.join(OUT, "vitautoenc_tutorial_format.ref.safetensors"))
+    print("vitautoenc_tutorial_format", list(y.shape), len(sd), "tensors loaded,",
+          len(ckpt["state_dict"]) - len(sd), "ignored")
+    return {"args": TUTORIAL_FORMAT_ARGS, "checkpoint": "test/fixtures/checkpoints/vitautoenc_tutorial_format.pt",
+            "reference": "vitautoenc_tutorial_format.ref.safetensors", "output_shape": list(y.shape)}
 
 
 if __name__ == "__main__" and "--prove" not in sys.argv:

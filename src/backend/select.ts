@@ -9,6 +9,11 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import { BackendError } from '../errors';
 
+/** TensorFlow's C library logs info lines at load; keep warnings and errors only unless the user chose a level. */
+function quietTensorFlow(): void {
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+}
+
 export type BackendName = 'native-gpu' | 'native' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: BackendName[] = ['native-gpu', 'native', 'wasm', 'cpu'];
 export const BACKEND_ENV = 'SSL3D_BACKEND';
@@ -39,14 +44,14 @@ const CANDIDATES: Candidate[] = [
     name: 'native-gpu',
     pkg: '@tensorflow/tfjs-node-gpu',
     tfBackend: 'tensorflow',
-    load: () => require('@tensorflow/tfjs-node-gpu') as Tf,
+    load: () => (quietTensorFlow(), require('@tensorflow/tfjs-node-gpu') as Tf),
     hint: 'install @tensorflow/tfjs-node-gpu (needs a CUDA machine; see README "Backends")',
   },
   {
     name: 'native',
     pkg: '@tensorflow/tfjs-node',
     tfBackend: 'tensorflow',
-    load: () => require('@tensorflow/tfjs-node') as Tf,
+    load: () => (quietTensorFlow(), require('@tensorflow/tfjs-node') as Tf),
     hint: 'install @tensorflow/tfjs-node (see README "Backends" for the offline route)',
   },
   {

@@ -28,7 +28,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   program.exitOverride();
   try {
     await program.parseAsync(argv);
-    return 0;
+    // a command may set a non-zero code without failing (e.g. 130 after a clean Ctrl-C stop)
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       // commander already printed help/version/usage errors.

@@ -75,15 +75,27 @@ export class UNETR extends Module {
 
   /** x [B, X, Y, Z, C_in] → logits [B, X, Y, Z, C_out]. */
   forward(x: tf.Tensor5D): tf.Tensor5D {
-    const { x: t, hidden } = this.vit.body.forward(x);
-    const enc1 = this.encoder1.forward(x);
-    const enc2 = this.encoder2.forward(this.projFeat(hidden[3]));
-    const enc3 = this.encoder3.forward(this.projFeat(hidden[6]));
-    const enc4 = this.encoder4.forward(this.projFeat(hidden[9]));
-    const dec3 = this.decoder5.forward(this.projFeat(t), enc4);
-    const dec2 = this.decoder4.forward(dec3, enc3);
-    const dec1 = this.decoder3.forward(dec2, enc2);
-    const out = this.decoder2.forward(dec1, enc1);
-    return this.out.forward(out);
+    // Block by block in tidies, dropping each skip connection once used: in inference the peak is a few feature
+    // maps, not all of them (the full-size UNETR forward fits wasm's 4 GiB this way).
+    return tf.tidy(() => {
+      const { x: t, hidden } = this.vit.body.forward(x);
+      const enc4 = tf.tidy(() => this.encoder4.forward(this.projFeat(hidden[9])));
+      let dec = tf.tidy(() => this.decoder5.forward(this.projFeat(t), enc4));
+      tf.dispose([enc4, t, hidden[9], ...hidden.slice(10)]);
+      const enc3 = tf.tidy(() => this.encoder3.forward(this.projFeat(hidden[6])));
+      dec = this.step(() => this.decoder4.forward(dec, enc3), [dec, enc3, hidden[6]]);
+      const enc2 = tf.tidy(() => this.encoder2.forward(this.projFeat(hidden[3])));
+      dec = this.step(() => this.decoder3.forward(dec, enc2), [dec, enc2, ...hidden]);
+      const enc1 = tf.tidy(() => this.encoder1.forward(x));
+      dec = this.step(() => this.decoder2.forward(dec, enc1), [dec, enc1]);
+      return this.step(() => this.out.forward(dec), [dec]);
+    });
+  }
+
+  /** Run `f` in a tidy, then dispose `done` (inputs no longer needed). */
+  private step(f: () => tf.Tensor5D, done: tf.Tensor[]): tf.Tensor5D {
+    const r = tf.tidy(f);
+    tf.dispose(done);
+    return r;
   }
 }

@@ -74,10 +74,13 @@ export class ViTBody {
   }
   /** x [B, X, Y, Z, C] → (normed tokens [B, n, hidden], hidden states after each block). */
   forward(x: tf.Tensor5D): { x: tf.Tensor3D; hidden: tf.Tensor3D[] } {
-    let h = this.patchEmbedding.forward(x);
+    // Each block in its own tidy: in inference its intermediates are freed at once (under a gradient tape the
+    // tensors the backward pass needs are kept by the tape anyway).
+    let h = tf.tidy(() => this.patchEmbedding.forward(x));
     const hidden: tf.Tensor3D[] = [];
     for (const b of this.blocks) {
-      h = b.forward(h);
+      const prev = h;
+      h = tf.tidy(() => b.forward(prev));
       hidden.push(h);
     }
     return { x: this.norm.forward(h) as tf.Tensor3D, hidden };
@@ -119,6 +122,6 @@ export class ViTAutoEnc extends Module {
     const { x: t, hidden } = this.body.forward(x);
     const [gx, gy, gz] = this.body.patchEmbedding.grid;
     const vol = tf.reshape(t, [x.shape[0], gx, gy, gz, this.body.cfg.hidden]) as tf.Tensor5D;
-    return { out: this.convT2.forward(this.convT1.forward(vol)), hidden };
+    return { out: tf.tidy(() => this.convT2.forward(this.convT1.forward(vol))), hidden };
   }
 }
