@@ -20,6 +20,7 @@ import { CheckpointError, readSafetensorsMetadata, saveSafetensors } from '../io
 import { withMonaiCrossAttention } from '../nn/checkpoint';
 import { checkpointMetadata } from '../nn/load_model';
 import type { Module } from '../nn/module';
+import { TUTORIAL_PARAMS, type PipelineParams } from '../transforms/pipelines';
 import type { Adam, OptimizerState } from './optim';
 
 export const CHECKPOINT_FORMAT = 'ssl3d-checkpoint/1';
@@ -44,13 +45,34 @@ export interface CheckpointState {
   ssl3d_version: string;
   backend: string;
   saved_at: string;
+  /** The data pipeline's numbers (spacing, window, patch): `ssl3d segment`/`evaluate` preprocess new scans alike. */
+  pipeline_params?: PipelineParams;
   /** Anything else the loop wants back (running sums, validation counters). */
   extra?: Record<string, unknown>;
 }
 
+export const METADATA_PIPELINE_KEY = 'ssl3d.pipeline_params';
+
+/** The preprocessing a checkpoint's model was trained with (from its metadata), or null when it does not say. */
+export function pipelineParamsFromMetadata(meta: Record<string, unknown>): PipelineParams | null {
+  const v = meta[METADATA_PIPELINE_KEY];
+  if (typeof v !== 'string') return null;
+  try {
+    return { ...TUTORIAL_PARAMS, ...(JSON.parse(v) as Partial<PipelineParams>) };
+  } catch {
+    return null;
+  }
+}
+
 /** Safetensors metadata of an ssl3d checkpoint: lets `ssl3d segment`/`evaluate` rebuild the model from the file. */
-export function weightsMetadata(state: Pick<CheckpointState, 'arch' | 'arch_config' | 'step' | 'kind'>): Record<string, string> {
-  return { format: 'pt', ...checkpointMetadata(state.arch, state.arch_config), 'ssl3d.step': String(state.step), 'ssl3d.kind': state.kind };
+export function weightsMetadata(state: Pick<CheckpointState, 'arch' | 'arch_config' | 'step' | 'kind' | 'pipeline_params'>): Record<string, string> {
+  return {
+    format: 'pt',
+    ...checkpointMetadata(state.arch, state.arch_config),
+    'ssl3d.step': String(state.step),
+    'ssl3d.kind': state.kind,
+    ...(state.pipeline_params ? { [METADATA_PIPELINE_KEY]: JSON.stringify(state.pipeline_params) } : {}),
+  };
 }
 
 export interface ResumePoint {

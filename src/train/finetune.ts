@@ -112,6 +112,7 @@ export async function finetune(config: FinetuneConfig, opts: TrainOptions = {}):
     epoch,
     batch,
     seed: config.seed,
+    pipeline_params: params,
     best_metric: best,
     best_step: bestStep,
     optimizer: opt.state(),

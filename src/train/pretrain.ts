@@ -87,6 +87,7 @@ export async function pretrain(config: PretrainConfig, opts: TrainOptions = {}):
     epoch,
     batch,
     seed: config.seed,
+    pipeline_params: params,
     best_metric: best,
     best_step: bestStep,
     optimizer: opt.state(),

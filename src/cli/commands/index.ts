@@ -12,9 +12,10 @@ import { registerFinetune, registerPretrain } from './train';
 import { register as report } from './report';
 import { register as results } from './results';
 import { register as segment } from './segment';
+import { register as evaluate } from './evaluate';
 
 const pretrain = registerPretrain;
 const finetune = registerFinetune;
 
 /** Every CLI command, in the order `ssl3d --help` lists them. */
-export const COMMANDS: Array<(program: Command) => void> = [demo, pretrain, finetune, results, segment, report, info, synth, datalist, preprocess, preview, augment, infer, convert];
+export const COMMANDS: Array<(program: Command) => void> = [demo, pretrain, finetune, evaluate, results, segment, report, info, synth, datalist, preprocess, preview, augment, infer, convert];

@@ -7,6 +7,8 @@ import { ArgumentError, ConfigError } from '../../errors';
 import { labelCounts, segmentVolume, type SegmentResult } from '../../inference/segment';
 import { saveNifti } from '../../io/nifti';
 import { loadModel } from '../../nn/load_model';
+import { pipelineParamsFromMetadata } from '../../train/checkpoints';
+import { TUTORIAL_PARAMS } from '../../transforms/pipelines';
 import { UNETR } from '../../nn/nets/unetr';
 import { BTCV_LABEL_NAMES } from '../../synth/labels';
 import { parseFraction } from './synth';
@@ -75,11 +77,14 @@ export async function runSegment(
         (report.ignored.length ? `, ${report.ignored.length} unused ignored` : '') +
         `; architecture from ${report.archSource})`,
     );
+    const params = pipelineParamsFromMetadata(report.metadata) ?? TUTORIAL_PARAMS;
+    const pd = params.finetunePixdim.join('×');
     const r = await segmentVolume(o.input, model as UNETR, {
+      params,
       swBatchSize: o.swBatchSize ?? 4,
       overlap: o.overlap ?? 0.25,
       onProgress: (stage, done, total) => {
-        if (stage === 'preprocess' && done === 0) log(`preprocessing ${o.input} (RAS, 1.5×1.5×2 mm, HU −175..250, crop foreground)`);
+        if (stage === 'preprocess' && done === 0) log(`preprocessing ${o.input} (${params.axcodes}, ${pd} mm, HU ${params.finetuneWindow.join('..')}, crop foreground)`);
         if (stage === 'inference') onProgress?.(done, total);
       },
     });

@@ -30,6 +30,11 @@ export function setMaxChunkElements(n: number): void {
   maxChunkElements = n;
 }
 
+/** Whether 3³ convolutions go to the backend's own kernel (only on native TensorFlow; SSL3D_NATIVE_CONV=0 turns it off). */
+export function useNativeConv(): boolean {
+  return (tf.getBackend() === 'tensorflow' || tf.getBackend() === 'tensorflow-gpu') && process.env.SSL3D_NATIVE_CONV !== '0';
+}
+
 export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, b?: tf.Tensor1D, opts: Conv3dOptions = {}): tf.Tensor5D {
   const [kd, kh, kw, cin, cout] = w.shape;
   const stride = opts.stride ?? 1;
@@ -41,7 +46,9 @@ export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, b?: tf.Tensor1D, opts: Co
   } else if (kd === kh && kh === kw && stride === kd && padding === 'valid') {
     y = patchConv(x, w);
   } else if (kd === 3 && kh === 3 && kw === 3 && stride === 1 && padding === 'same') {
-    y = conv3x3x3(x, w);
+    // The native TensorFlow backend's own Conv3D and its gradients are correct (tested against PyTorch like every
+    // path here) and faster than the matmul decomposition; wasm/cpu take the decomposition.
+    y = useNativeConv() ? tf.conv3d(x, w, 1, 'same') : conv3x3x3(x, w);
   } else {
     throw new Error(`conv3d: kernel [${kd},${kh},${kw}] stride ${stride} padding '${padding}' is not supported (supported: 1³, k=s patches, 3³ same)`);
   }
