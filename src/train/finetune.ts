@@ -15,15 +15,14 @@ import * as path from 'node:path';
 import { batchTensor } from '../data/collate';
 import { SslDataset } from '../data/dataset';
 import { DataLoader } from '../data/loader';
-import { CheckpointError, loadSafetensors } from '../io/checkpoint/safetensors';
+import { CheckpointError } from '../io/checkpoint/safetensors';
 import { diceCELoss } from '../losses/dice_ce';
-import { loadCheckpoint, loadViTBackbone, readStateDict } from '../nn/checkpoint';
+import { loadViTBackbone, readStateDict } from '../nn/checkpoint';
 import { UNETR } from '../nn/nets/unetr';
 import { pipelineParams } from '../transforms/pipelines';
 import { BTCV_LABELS } from '../synth/labels';
-import { VERSION } from '../version';
-import { CHECKPOINT_FORMAT, type CheckpointState } from './checkpoints';
 import type { FinetuneConfig } from './config';
+import { LoopState, namedVariables, type RunIdentity } from './loop_state';
 import { Adam } from './optim';
 import type { TrainResult } from './pretrain';
 import type { RunSummary } from './run_folder';
@@ -50,38 +49,14 @@ export async function finetune(config: FinetuneConfig, opts: TrainOptions = {}):
   checkMemory(config, s, opts);
   const t = config.train;
   const model = new UNETR(config.model, config.seed);
-  const named = model.namedParameters().map(([n, p]) => [n, p.variable] as [string, tf.Variable]);
+  const named = namedVariables(model);
   const vars = named.map(([, v]) => v);
   const opt = new Adam(named, { lr: t.lr, weightDecay: t.weight_decay, decoupled: true });
   s.say(`UNETR: ${(model.numParameters() / 1e6).toFixed(2)} M parameters; init ${config.init}; ${train.length} training / ${val.length} validation volumes`);
-
-  let step = 0;
-  let epoch = 0;
-  let batch = 0;
-  let best: number | null = null;
-  let bestRunning: number | null = null;
-  let bestStep: number | null = null;
-  let lastCkpt: number | null = null;
-  let elapsed = 0;
-  let lastValStep = -1;
-  if (s.resume) {
-    const st = s.resume.state;
-    await loadCheckpoint(model, s.resume.weights);
-    const moments = await loadSafetensors(s.resume.optimizer);
-    opt.load(st.optimizer!, moments.tensors, s.resume.optimizer);
-    ({ step, epoch, batch } = st);
-    best = st.best_metric;
-    bestStep = st.best_step;
-    bestRunning = (st.extra?.best_running as number | null) ?? null;
-    lastCkpt = st.step;
-    elapsed = Number(st.extra?.elapsed ?? 0);
-    lastValStep = Number(st.extra?.last_val_step ?? -1);
-    await s.run.truncateMetrics(step);
-    s.note(`resumed at step ${step} (epoch ${epoch}, batch ${batch})`);
-  } else if (config.init === 'pretrained') {
+  const st = await LoopState.open(s, model, opt);
+  if (!s.resume && config.init === 'pretrained') {
     const r = await loadPretrainedBackbone(model, config.pretrained!);
-    const line = `pretrained backbone: copied ${r.copied.length} tensors from ${config.pretrained}, skipped ${r.skipped.length} (${r.skipped.slice(0, 4).join(', ')}${r.skipped.length > 4 ? ', …' : ''})`;
-    s.note(line);
+    s.note(`pretrained backbone: copied ${r.copied.length} tensors from ${config.pretrained}, skipped ${r.skipped.length} (${r.skipped.slice(0, 4).join(', ')}${r.skipped.length > 4 ? ', …' : ''})`);
     const vitParams = model.namedParameters().filter(([k]) => k.startsWith('vit.')).length;
     if (r.copied.length < vitParams) {
       s.note(`warning: UNETR's ViT has ${vitParams} tensors but only ${r.copied.length} were in the checkpoint (fewer layers than UNETR's 12?); the rest keep their random init`);
@@ -94,63 +69,30 @@ export async function finetune(config: FinetuneConfig, opts: TrainOptions = {}):
     finetunePadToPatch: config.transforms.pad_to_patch,
     finetunePixdim: config.transforms.pixdim as [number, number, number],
   });
+  const id: RunIdentity = { kind: 'finetune', arch: 'unetr', arch_config: config.model, seed: config.seed, pipeline_params: params };
+  st.extra.init = config.init;
   const dsOpts = { cacheDir: config.data.cache_dir ?? undefined, memoryCacheMB: config.data.memory_cache_mb };
   const trainDs = new SslDataset(train, { name: 'finetune', params }, { ...dsOpts, seed: config.seed });
   const valDs = new SslDataset(val, { name: 'finetune-val', params }, { ...dsOpts, seed: config.seed });
   const loader = new DataLoader(trainDs, { batchSize: t.batch_size, shuffle: true, numWorkers: config.data.num_workers });
   const total = t.max_steps;
   const K = config.model.out_channels;
-  const segmentStart = performance.now();
-  const now = () => +(elapsed + (performance.now() - segmentStart) / 1000).toFixed(3);
 
-  const state = (): CheckpointState => ({
-    format: CHECKPOINT_FORMAT,
-    kind: 'finetune',
-    arch: 'unetr',
-    arch_config: config.model,
-    step,
-    epoch,
-    batch,
-    seed: config.seed,
-    pipeline_params: params,
-    best_metric: best,
-    best_step: bestStep,
-    optimizer: opt.state(),
-    ssl3d_version: VERSION,
-    backend: s.backend,
-    saved_at: new Date().toISOString(),
-    extra: { elapsed: now(), last_val_step: lastValStep, best_running: bestRunning, init: config.init },
-  });
-  const saveLast = async () => {
-    await s.store.saveLast(model, opt, state());
-    lastCkpt = step;
-  };
   const validate = async (): Promise<SegmentationScores> => {
     const sc = await validateSegmentation(model, valDs, { roi: config.transforms.patch, swBatchSize: t.sw_batch_size, overlap: t.overlap, numClasses: K });
-    lastValStep = step;
-    const improved = best === null || sc.meanDice > best;
-    if (improved) {
-      best = sc.meanDice;
-      bestRunning = sc.runningMeanDice;
-      bestStep = step;
-      await s.store.saveBest(model, state());
-    }
-    const organs = sc.perClass
-      .slice(1)
-      .map((d, i) => `${organName(i + 1)} ${d.toFixed(3)}`)
-      .join(', ');
+    const improved = await st.recordValidation(s, id, model, opt, sc.meanDice, true, { best_running: sc.runningMeanDice });
     s.note(
-      `step ${step}: validation Dice ${sc.meanDice.toFixed(4)} (tutorial's running mean ${sc.runningMeanDice.toFixed(4)})` +
-        (improved ? ' — best so far, saved' : ` — best ${best!.toFixed(4)} at step ${bestStep}`),
+      `step ${st.step}: validation Dice ${sc.meanDice.toFixed(4)} (tutorial's running mean ${sc.runningMeanDice.toFixed(4)})` +
+        (improved ? ' — best so far, saved' : ` — best ${st.best!.toFixed(4)} at step ${st.bestStep}`),
     );
-    s.run.log(`per organ: ${organs}`);
+    s.run.log('per organ: ' + sc.perClass.slice(1).map((d, i) => `${organName(i + 1)} ${d.toFixed(3)}`).join(', '));
     s.run.appendMetrics({
-      step,
-      epoch,
-      loss: null as unknown as number,
+      step: st.step,
+      epoch: st.epoch,
+      loss: null,
       lr: opt.lr,
-      time_s: now(),
-      samples_per_s: null as unknown as number,
+      time_s: st.elapsed(),
+      samples_per_s: null,
       val_dice: sc.meanDice,
       val_dice_running_mean: sc.runningMeanDice,
       val_dice_per_class: sc.perClass.slice(1),
@@ -159,10 +101,10 @@ export async function finetune(config: FinetuneConfig, opts: TrainOptions = {}):
   };
 
   let interrupted = false;
-  s.progress.start(total, step, `finetune (${config.init})`);
+  s.progress.start(total, st.step, `finetune (${config.init})`);
   try {
-    outer: while (step < total) {
-      for await (const b of loader.epoch(epoch, batch)) {
+    outer: while (st.step < total) {
+      for await (const b of loader.epoch(st.epoch, st.batch)) {
         const t0 = performance.now();
         const x = toNDHWC(batchTensor(b, 'image'));
         const y = toNDHWC(batchTensor(b, 'label'));
@@ -171,45 +113,55 @@ export async function finetune(config: FinetuneConfig, opts: TrainOptions = {}):
         tf.dispose([x, y]);
         if (!Number.isFinite(r.loss)) {
           disposeGrads(r.grads);
-          throw new TrainingDivergedError(step + 1, r.loss, lastCkpt);
+          throw new TrainingDivergedError(st.step + 1, r.loss, st.lastCheckpoint);
         }
         opt.apply(r.grads);
         disposeGrads(r.grads);
-        step++;
-        batch++;
-        const dt = (performance.now() - t0) / 1000;
-        const rec = { step, epoch, loss: r.loss, lr: opt.lr, time_s: now(), samples_per_s: +(n / dt).toFixed(4), num_tensors: tf.memory().numTensors, rss_mb: rssMB() };
-        if (step % t.log_every_steps === 0 || step === total) s.run.appendMetrics(rec);
-        s.progress.update(step, `loss ${r.loss.toFixed(4)} | best Dice ${best === null ? '–' : best.toFixed(4)} | ${rec.samples_per_s.toFixed(2)} crops/s`);
+        st.step++;
+        st.batch++;
+        const rec = {
+          step: st.step,
+          epoch: st.epoch,
+          loss: r.loss,
+          lr: opt.lr,
+          time_s: st.elapsed(),
+          samples_per_s: +(n / ((performance.now() - t0) / 1000)).toFixed(4),
+          num_tensors: tf.memory().numTensors,
+          rss_mb: rssMB(),
+        };
+        if (st.step % t.log_every_steps === 0 || st.step === total) s.run.appendMetrics(rec);
+        opts.onStep?.(rec);
+        s.progress.update(st.step, `loss ${r.loss.toFixed(4)} | best Dice ${st.best === null ? '–' : st.best.toFixed(4)} | ${rec.samples_per_s.toFixed(2)} crops/s`);
         const stop = opts.shouldStop?.() ?? false;
-        if (!stop && (step % t.val_every_steps === 0 || step === total)) {
+        if (!stop && (st.step % t.val_every_steps === 0 || st.step === total)) {
           await validate();
-          await saveLast();
-        } else if (stop || step % t.checkpoint_every_steps === 0) await saveLast();
+          await st.saveLast(s, id, model, opt);
+        } else if (stop || st.step % t.checkpoint_every_steps === 0) await st.saveLast(s, id, model, opt);
         if (stop) {
           interrupted = true;
           break outer;
         }
-        if (step >= total) break outer;
+        if (st.step >= total) break outer;
       }
-      epoch++;
-      batch = 0;
+      st.epoch++;
+      st.batch = 0;
     }
-    if (!interrupted && lastValStep !== step) {
+    if (!interrupted && st.lastValStep !== st.step) {
       await validate();
-      await saveLast();
+      await st.saveLast(s, id, model, opt);
     }
   } finally {
     s.progress.stop();
     await loader.close();
+    s.run.unlock();
   }
   const summary: RunSummary = {
     kind: 'finetune',
-    best_metric: best,
-    best_step: bestStep,
-    best_metric_running_mean: bestRunning,
-    steps: step,
-    seconds: now(),
+    best_metric: st.best,
+    best_step: st.bestStep,
+    best_metric_running_mean: (st.extra.best_running as number | undefined) ?? null,
+    steps: st.step,
+    seconds: st.elapsed(),
     init: config.init,
     num_train: train.length,
     seed: config.seed,
@@ -217,7 +169,7 @@ export async function finetune(config: FinetuneConfig, opts: TrainOptions = {}):
     backend: s.backend,
   };
   await s.run.writeSummary(summary);
-  s.note(interrupted ? `interrupted at step ${step}; checkpoint saved, continue with --resume` : `done: ${step} steps, best validation Dice ${best?.toFixed(4)} at step ${bestStep}`);
+  s.note(interrupted ? `interrupted at step ${st.step}; checkpoint saved, continue with --resume` : `done: ${st.step} steps, best validation Dice ${st.best?.toFixed(4)} at step ${st.bestStep}`);
   opt.dispose();
   model.dispose();
   return { runDir: s.run.dir, summary };

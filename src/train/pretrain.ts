@@ -13,14 +13,11 @@ import { deriveSeed } from '../core/random';
 import { batchTensor } from '../data/collate';
 import { SslDataset } from '../data/dataset';
 import { DataLoader } from '../data/loader';
-import { loadSafetensors } from '../io/checkpoint/safetensors';
 import { regularizedSslLoss } from '../losses/contrastive';
-import { loadCheckpoint } from '../nn/checkpoint';
 import { ViTAutoEnc } from '../nn/nets/vit';
 import { pipelineParams } from '../transforms/pipelines';
-import { VERSION } from '../version';
-import { CHECKPOINT_FORMAT, type CheckpointState } from './checkpoints';
 import type { PretrainConfig } from './config';
+import { LoopState, namedVariables, type RunIdentity } from './loop_state';
 import { Adam } from './optim';
 import type { RunSummary } from './run_folder';
 import { checkMemory, computeGrads, disposeGrads, loadLists, openSession, rssMB, toNDHWC, TrainingDivergedError, type TrainOptions } from './session';
@@ -37,88 +34,37 @@ export async function pretrain(config: PretrainConfig, opts: TrainOptions = {}):
   checkMemory(config, s, opts);
   const t = config.train;
   const model = new ViTAutoEnc(config.model, config.seed);
-  const named = model.namedParameters().map(([n, p]) => [n, p.variable] as [string, tf.Variable]);
+  const named = namedVariables(model);
   const vars = named.map(([, v]) => v);
   const opt = new Adam(named, { lr: t.lr });
   s.say(`ViTAutoEnc: ${(model.numParameters() / 1e6).toFixed(2)} M parameters; ${train.length} training / ${val.length} validation volumes`);
-
-  let step = 0;
-  let epoch = 0;
-  let batch = 0;
-  let best: number | null = null;
-  let bestStep: number | null = null;
-  let lastCkpt: number | null = null;
-  let elapsed = 0;
-  let lastValStep = -1;
-  if (s.resume) {
-    const st = s.resume.state;
-    await loadCheckpoint(model, s.resume.weights);
-    const moments = await loadSafetensors(s.resume.optimizer);
-    opt.load(st.optimizer!, moments.tensors, s.resume.optimizer);
-    ({ step, epoch, batch } = st);
-    best = st.best_metric;
-    bestStep = st.best_step;
-    lastCkpt = st.step;
-    elapsed = Number(st.extra?.elapsed ?? 0);
-    lastValStep = Number(st.extra?.last_val_step ?? -1);
-    await s.run.truncateMetrics(step);
-    s.note(`resumed at step ${step} (epoch ${epoch}, batch ${batch})`);
-  }
+  const st = await LoopState.open(s, model, opt);
 
   const params = pipelineParams(config.transforms.patch, {
     cropsPerVolume: config.transforms.crops_per_volume,
     pretrainPixdim: config.transforms.pixdim as [number, number, number],
   });
+  const id: RunIdentity = { kind: 'pretrain', arch: 'vitautoenc', arch_config: config.model, seed: config.seed, pipeline_params: params };
   const spec = { name: 'pretrain' as const, params };
   const dsOpts = { cacheDir: config.data.cache_dir ?? undefined, memoryCacheMB: config.data.memory_cache_mb };
   const trainDs = new SslDataset(train, spec, { ...dsOpts, seed: config.seed });
   const valDs = new SslDataset(val, spec, { ...dsOpts, seed: deriveSeed(config.seed, 'validation') });
   const loader = new DataLoader(trainDs, { batchSize: t.batch_size, shuffle: true, numWorkers: config.data.num_workers });
   const valLoader = new DataLoader(valDs, { batchSize: t.batch_size, shuffle: true, numWorkers: 0 });
-  const perEpoch = loader.batchesPerEpoch;
-  const total = Math.min(t.max_steps ?? Infinity, t.max_epochs * perEpoch);
+  const total = Math.min(t.max_steps ?? Infinity, t.max_epochs * loader.batchesPerEpoch);
 
-  const state = (): CheckpointState => ({
-    format: CHECKPOINT_FORMAT,
-    kind: 'pretrain',
-    arch: 'vitautoenc',
-    arch_config: config.model,
-    step,
-    epoch,
-    batch,
-    seed: config.seed,
-    pipeline_params: params,
-    best_metric: best,
-    best_step: bestStep,
-    optimizer: opt.state(),
-    ssl3d_version: VERSION,
-    backend: s.backend,
-    saved_at: new Date().toISOString(),
-    extra: { elapsed: elapsed + (performance.now() - segmentStart) / 1000, last_val_step: lastValStep },
-  });
-  const saveLast = async () => {
-    await s.store.saveLast(model, opt, state());
-    lastCkpt = step;
-  };
   const validate = async () => {
-    const v = await validateReconstruction(model, valLoader, epoch, t.val_max_batches);
-    lastValStep = step;
-    const improved = best === null || v < best;
-    if (improved) {
-      best = v;
-      bestStep = step;
-      await s.store.saveBest(model, state());
-    }
-    s.note(`epoch ${epoch} step ${step}: validation L1 ${v.toFixed(5)}${improved ? ' (best so far; saved)' : ` (best ${best!.toFixed(5)} at step ${bestStep})`}`);
-    return v;
+    const v = await validateReconstruction(model, valLoader, st.epoch, t.val_max_batches);
+    const improved = await st.recordValidation(s, id, model, opt, v, false);
+    s.note(`epoch ${st.epoch} step ${st.step}: validation L1 ${v.toFixed(5)}${improved ? ' (best so far; saved)' : ` (best ${st.best!.toFixed(5)} at step ${st.bestStep})`}`);
+    s.run.appendMetrics({ step: st.step, epoch: st.epoch, loss: null, lr: opt.lr, time_s: st.elapsed(), samples_per_s: null, val_loss: v });
   };
 
-  const segmentStart = performance.now();
   let interrupted = false;
-  s.progress.start(total, step, 'pretrain');
+  s.progress.start(total, st.step, 'pretrain');
   try {
-    outer: while (step < total && epoch < t.max_epochs) {
-      for await (const b of loader.epoch(epoch, batch)) {
+    outer: while (st.step < total && st.epoch < t.max_epochs) {
+      for await (const b of loader.epoch(st.epoch, st.batch)) {
         const t0 = performance.now();
         const x1 = toNDHWC(batchTensor(b, 'image'));
         const x2 = toNDHWC(batchTensor(b, 'image_2'));
@@ -131,66 +77,60 @@ export async function pretrain(config: PretrainConfig, opts: TrainOptions = {}):
         tf.dispose([x1, x2, gt]);
         if (!Number.isFinite(r.loss)) {
           disposeGrads(r.grads);
-          throw new TrainingDivergedError(step + 1, r.loss, lastCkpt);
+          throw new TrainingDivergedError(st.step + 1, r.loss, st.lastCheckpoint);
         }
         opt.apply(r.grads);
         disposeGrads(r.grads);
-        step++;
-        batch++;
-        const dt = (performance.now() - t0) / 1000;
+        st.step++;
+        st.batch++;
         const rec = {
-          step,
-          epoch,
+          step: st.step,
+          epoch: st.epoch,
           loss: r.loss,
           loss_l1: r.extra.l1,
           loss_contrastive: r.extra.cl,
           lr: opt.lr,
-          time_s: +(elapsed + (performance.now() - segmentStart) / 1000).toFixed(3),
-          samples_per_s: +(n / dt).toFixed(4),
+          time_s: st.elapsed(),
+          samples_per_s: +(n / ((performance.now() - t0) / 1000)).toFixed(4),
           num_tensors: tf.memory().numTensors,
           rss_mb: rssMB(),
         };
-        if (step % t.log_every_steps === 0 || step === total) s.run.appendMetrics(rec);
-        s.progress.update(step, `loss ${r.loss.toFixed(4)} (L1 ${r.extra.l1.toFixed(4)}, CL ${r.extra.cl.toFixed(3)}) | ${rec.samples_per_s.toFixed(2)} crops/s`);
+        if (st.step % t.log_every_steps === 0 || st.step === total) s.run.appendMetrics(rec);
+        opts.onStep?.(rec);
+        s.progress.update(st.step, `loss ${r.loss.toFixed(4)} (L1 ${r.extra.l1.toFixed(4)}, CL ${r.extra.cl.toFixed(3)}) | ${rec.samples_per_s.toFixed(2)} crops/s`);
         if (opts.shouldStop?.()) {
-          await saveLast();
+          await st.saveLast(s, id, model, opt);
           interrupted = true;
           break outer;
         }
-        if (step >= total) break outer;
-        if (step % t.checkpoint_every_steps === 0) await saveLast();
+        if (st.step >= total) break outer;
+        if (st.step % t.checkpoint_every_steps === 0) await st.saveLast(s, id, model, opt);
       }
-      // end of the epoch
-      if (epoch % t.val_interval_epochs === 0) {
-        const v = await validate();
-        s.run.appendMetrics({ step, epoch, loss: NaN, lr: opt.lr, time_s: +(elapsed + (performance.now() - segmentStart) / 1000).toFixed(3), samples_per_s: NaN, val_loss: v });
-      }
-      epoch++;
-      batch = 0;
-      await saveLast();
+      if (st.epoch % t.val_interval_epochs === 0) await validate();
+      st.epoch++;
+      st.batch = 0;
+      await st.saveLast(s, id, model, opt);
     }
-    if (!interrupted && lastValStep !== step) {
-      const v = await validate();
-      s.run.appendMetrics({ step, epoch, loss: NaN, lr: opt.lr, time_s: +(elapsed + (performance.now() - segmentStart) / 1000).toFixed(3), samples_per_s: NaN, val_loss: v });
-    }
-    if (!interrupted) await saveLast();
+    if (!interrupted && st.lastValStep !== st.step) await validate();
+    if (!interrupted) await st.saveLast(s, id, model, opt);
   } finally {
     s.progress.stop();
     await loader.close();
     await valLoader.close();
+    s.run.unlock();
   }
   const summary: RunSummary = {
     kind: 'pretrain',
-    best_metric: best,
-    best_step: bestStep,
-    steps: step,
-    seconds: +(elapsed + (performance.now() - segmentStart) / 1000).toFixed(2),
+    best_metric: st.best,
+    best_step: st.bestStep,
+    steps: st.step,
+    seconds: st.elapsed(),
     seed: config.seed,
     status: interrupted ? 'interrupted' : 'completed',
     backend: s.backend,
   };
   await s.run.writeSummary(summary);
-  s.note(interrupted ? `interrupted at step ${step}; checkpoint saved, continue with --resume` : `done: ${step} steps, best validation L1 ${best?.toFixed(5)} at step ${bestStep}`);
+  s.note(interrupted ? `interrupted at step ${st.step}; checkpoint saved, continue with --resume` : `done: ${st.step} steps, best validation L1 ${st.best?.toFixed(5)} at step ${st.bestStep}`);
   opt.dispose();
   model.dispose();
   return { runDir: s.run.dir, summary };

@@ -2,20 +2,31 @@
  * A run folder: `config.json` (the resolved config + version + backend), `metrics.jsonl` (one JSON object per logged
  * step), `log.txt` (the human log), `summary.json` (written at the end), `checkpoints/` (see checkpoints.ts).
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic';
 import { VERSION } from '../version';
+import { ConfigError } from '../errors';
 import type { TrainConfig } from './config';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** One line of metrics.jsonl. */
 export interface MetricsRecord {
   step: number;
   epoch: number;
-  loss: number;
+  /** null on validation-only records. */
+  loss: number | null;
   lr: number;
   time_s: number;
-  samples_per_s: number;
+  samples_per_s: number | null;
   loss_l1?: number;
   loss_contrastive?: number;
   val_loss?: number;
@@ -48,6 +59,45 @@ export class RunFolder {
   constructor(logdir: string) {
     this.dir = path.resolve(logdir);
   }
+
+  /**
+   * Take the folder's lock (`.lock` holding our pid), so two processes never train into one run folder. A lock
+   * left by a process that no longer exists (kill -9) is taken over. Released by `unlock()` and at process exit.
+   */
+  lock(): void {
+    mkdirSync(this.dir, { recursive: true });
+    const file = path.join(this.dir, '.lock');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(file, String(process.pid), { flag: 'wx' });
+        const release = () => this.unlock();
+        process.once('exit', release);
+        this.releaseHook = release;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const pid = Number(readFileSync(file, 'utf8').trim());
+        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+          throw new ConfigError(this.dir, [`this run folder is in use by process ${pid} (a run is training into it); wait for it or stop it first`]);
+        }
+        rmSync(file, { force: true }); // stale: its process is gone
+      }
+    }
+    throw new ConfigError(this.dir, ['could not take the run folder lock (.lock)']);
+  }
+
+  unlock(): void {
+    const file = path.join(this.dir, '.lock');
+    try {
+      if (existsSync(file) && Number(readFileSync(file, 'utf8').trim()) === process.pid) rmSync(file, { force: true });
+    } catch {
+      /* best effort */
+    }
+    if (this.releaseHook) process.off('exit', this.releaseHook);
+    this.releaseHook = null;
+  }
+
+  private releaseHook: (() => void) | null = null;
 
   get metricsFile(): string {
     return path.join(this.dir, 'metrics.jsonl');

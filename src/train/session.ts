@@ -14,7 +14,7 @@ import { resolveJsonPath, type TrainConfig } from './config';
 import { CheckpointStore, type ResumePoint } from './checkpoints';
 import { describeEstimate, estimateTrainingMemory } from './memory';
 import { createProgress, type Progress } from './progress';
-import { RunFolder } from './run_folder';
+import { RunFolder, type MetricsRecord } from './run_folder';
 
 export interface TrainOptions {
   /** Continue the run in `logdir` from its last complete checkpoint. */
@@ -24,6 +24,8 @@ export interface TrainOptions {
   /** Where human-readable lines go (default stdout unless quiet). */
   log?: (line: string) => void;
   progress?: Progress;
+  /** Called after every step with its metrics record (live plots in notebooks). */
+  onStep?: (rec: MetricsRecord) => void;
   /** Polled after every step; true = save a checkpoint and stop cleanly (Ctrl-C). */
   shouldStop?: () => boolean;
   /** Force a backend (otherwise SSL3D_BACKEND or the best available). */
@@ -84,18 +86,26 @@ export async function openSession(config: TrainConfig, opts: TrainOptions): Prom
     else progress.line(line);
   };
   let resume: ResumePoint | null = null;
+  run.lock();
   if (run.hasRun() && !opts.resume) {
+    run.unlock();
     throw new ConfigError(run.dir, ['this run folder already holds a run: pass --resume to continue it, or choose another --logdir']);
   }
   if (opts.resume && run.hasRun()) {
     const previous = run.readConfig();
     if (previous) {
       const diffs = SAME_ON_RESUME.filter((k) => JSON.stringify(previous.config[k]) !== JSON.stringify(config[k]));
-      if (diffs.length) throw new ConfigError(run.dir, diffs.map((k) => `'${k}' differs from the run being resumed (see ${run.dir}/config.json)`));
+      if (diffs.length) {
+        run.unlock();
+        throw new ConfigError(run.dir, diffs.map((k) => `'${k}' differs from the run being resumed (see ${run.dir}/config.json)`));
+      }
     }
     resume = await store.findResumable();
   }
-  if (!resume) await run.writeConfig(config, { backend: describeBackend(info), command: opts.command ?? '' });
+  if (!resume) {
+    await run.writeConfig(config, { backend: describeBackend(info), command: opts.command ?? '' });
+    await run.truncateMetrics(0); // a --resume without a checkpoint starts over: drop what a killed start logged
+  }
   run.log(`${resume ? `resuming from step ${resume.state.step} (${resume.weights})` : 'starting'}; ${describeBackend(info)}`);
   say(describeBackend(info));
   if (opts.resume && !resume) say(`no checkpoint in ${store.dir} yet: starting from the beginning`);
