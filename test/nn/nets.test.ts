@@ -13,6 +13,8 @@ import { decodeSafetensors } from '../../src/io/checkpoint/safetensors';
 import { fromTorch, toTorch } from '../../src/io/checkpoint/layout';
 import { UNETR, ViTAutoEnc, type Module } from '../../src/nn';
 import { FIXTURES } from '../helpers/paths';
+import { Adam } from '../../src/train/optim';
+import { diceCELoss } from '../../src/losses';
 
 const DIR = path.join(FIXTURES, 'nets');
 const index = JSON.parse(readFileSync(path.join(DIR, 'index.json'), 'utf8'));
@@ -60,24 +62,38 @@ for (const backend of backends) describe(`networks vs MONAI on ${backend}`, () =
     });
   }
 
-  it('a training step (forward, loss, backward, Adam) leaks no tensors', async () => {
-    const { model, out } = build('vitautoenc_tiny');
-    const opt = tf.train.adam(1e-4, 0.9, 0.999, 1e-8);
-    const x = tf.randomUniform([2, 32, 32, 32, 1]) as tf.Tensor5D;
-    const step = () =>
-      tf.tidy(() => {
-        const loss = opt.minimize(() => tf.mean(tf.abs(tf.sub(out(model.forward(x)), x))) as tf.Scalar, true, model.variables());
-        loss?.dataSync();
-      });
-    step();
-    step();
-    const after2 = tf.memory().numTensors;
-    for (let i = 0; i < 4; i++) step();
-    expect(tf.memory().numTensors).toBe(after2);
-    opt.dispose();
-    x.dispose();
-    model.dispose();
-  });
+  for (const net of ['vitautoenc', 'unetr'] as const) {
+    // UNETR on the pure-JS cpu backend takes minutes for 50 steps; wasm and native cover it
+    it.skipIf(net === 'unetr' && backend === 'cpu')(`${net}: a training step (forward, loss, backward, Adam) leaks no tensors (count after step 2 = after step 50)`, () => {
+      // 16³ keeps 50 steps cheap on every backend; the code path is the full-size one
+      const model =
+        net === 'vitautoenc'
+          ? new ViTAutoEnc({ in_channels: 1, img_size: 16, patch_size: 16, hidden_size: 16, mlp_dim: 32, num_layers: 2, num_heads: 2, deconv_chns: 4 })
+          : new UNETR({ in_channels: 1, out_channels: 3, img_size: 16, feature_size: 2, hidden_size: 16, mlp_dim: 32, num_heads: 2 });
+      const named = model.namedParameters().map(([n, p]) => [n, p.variable] as [string, tf.Variable]);
+      const opt = new Adam(named, { lr: 1e-4, weightDecay: 1e-5, decoupled: net === 'unetr' });
+      const x = tf.randomUniform([2, 16, 16, 16, 1]) as tf.Tensor5D;
+      const y = tf.floor(tf.mul(tf.randomUniform([2, 16, 16, 16, 1]), 3)) as tf.Tensor5D;
+      const loss = () =>
+        net === 'vitautoenc'
+          ? tf.mean(tf.abs(tf.sub((model as ViTAutoEnc).forward(x).out, x))) as tf.Scalar
+          : diceCELoss((model as UNETR).forward(x), y);
+      const step = () => {
+        const { value, grads } = tf.variableGrads(loss, named.map(([, v]) => v));
+        opt.apply(grads);
+        value.dataSync();
+        tf.dispose([value, ...Object.values(grads)]);
+      };
+      step();
+      step();
+      const after2 = tf.memory().numTensors;
+      for (let i = 2; i < 50; i++) step();
+      expect(tf.memory().numTensors).toBe(after2);
+      opt.dispose();
+      tf.dispose([x, y]);
+      model.dispose();
+    });
+  }
 
   it('rejects invalid configurations with MONAI-style messages', () => {
     expect(() => new ViTAutoEnc({ in_channels: 1, img_size: 30, patch_size: 16, hidden_size: 48, num_heads: 4 })).toThrow(/divisible/);
