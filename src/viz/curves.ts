@@ -48,12 +48,16 @@ export interface MalformedLine {
 }
 
 export interface ParsedMetrics {
-  /** Valid records, sorted by step; where a step was logged twice (a resumed run), the later line wins. */
+  /**
+   * Valid records, sorted by step. Lines of one step are merged, the later line's non-null values winning: a
+   * validation line (`loss: null`, `val_*` set) completes its step's training line, and a step redone after a
+   * resume replaces the earlier values.
+   */
   records: MetricsRecord[];
   /** Lines skipped because they are not a JSON object with a finite numeric `step` (blank lines are not counted). */
   malformed: number;
   malformedLines: MalformedLine[];
-  /** Earlier records replaced by a later line with the same step. */
+  /** Later training lines that replaced an earlier training line of the same step (a resumed run). */
   duplicates: number;
 }
 
@@ -82,8 +86,15 @@ export function parseMetricsJsonl(text: string): ParsedMetrics {
       malformedLines.push({ line: i + 1, reason: "no numeric 'step'" });
       return;
     }
-    if (byStep.has(rec.step)) duplicates++;
-    byStep.set(rec.step, rec as MetricsRecord);
+    const prev = byStep.get(rec.step);
+    if (!prev) {
+      byStep.set(rec.step, rec as MetricsRecord);
+      return;
+    }
+    if (typeof rec.loss === 'number' && typeof prev.loss === 'number') duplicates++;
+    const merged: Record<string, unknown> = { ...prev };
+    for (const [k, val] of Object.entries(rec)) if (val !== null && val !== undefined) merged[k] = val;
+    byStep.set(rec.step, merged as MetricsRecord);
   });
   const records = [...byStep.values()].sort((a, b) => a.step - b.step);
   return { records, malformed: malformedLines.length, malformedLines, duplicates };

@@ -5,3 +5,6 @@ export * from './png';
 export * from './figures';
 export * from './curves';
 export * from './report';
+export * from './notebook';
+export * from './ct';
+export * from './reconstruction';

@@ -291,3 +291,18 @@ describe('ssl3d report', () => {
     expect(readFileSync(out, 'utf8')).toContain(`plotly.js v${PLOTLY_VERSION}`);
   });
 });
+
+describe('metrics.jsonl merging', () => {
+  it("a validation line completes its step's training line; a redone step replaces it", () => {
+    const text = [
+      '{"step":1,"epoch":0,"loss":3,"lr":0.1,"time_s":1,"samples_per_s":2}',
+      '{"step":2,"epoch":0,"loss":2.5,"lr":0.1,"time_s":2,"samples_per_s":2}',
+      '{"step":2,"epoch":0,"loss":null,"lr":0.1,"time_s":2.5,"samples_per_s":null,"val_dice":0.4}',
+      '{"step":2,"epoch":0,"loss":2.4,"lr":0.1,"time_s":3,"samples_per_s":2}',
+    ].join('\n');
+    const p = parseMetricsJsonl(text);
+    expect(p.records).toHaveLength(2);
+    expect(p.records[1]).toMatchObject({ step: 2, loss: 2.4, val_dice: 0.4, samples_per_s: 2 });
+    expect(p.duplicates).toBe(1);
+  });
+});
