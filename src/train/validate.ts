@@ -104,3 +104,17 @@ export async function validateSegmentation(model: UNETR, dataset: SslDataset, o:
     perCase,
   };
 }
+
+/**
+ * The score of a model that predicts background everywhere, on the same validation data and metric: the "chance"
+ * line a fine-tuned Dice should be read against (with background included, it is not 0).
+ */
+export async function backgroundOnlyDice(dataset: SslDataset, numClasses: number): Promise<number> {
+  const metric = new DiceMetric({ includeBackground: true });
+  for (let i = 0; i < dataset.length; i++) {
+    const [d] = await dataset.get(i, 0);
+    const label = d.label as Volume;
+    metric.update(new Uint8Array(label.data.length), label.data, numClasses);
+  }
+  return metric.aggregate();
+}

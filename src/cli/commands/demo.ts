@@ -1,5 +1,11 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
+import { SslDataset, type DataItem } from '../../data/dataset';
+import { loadDatalist } from '../../io/datalist';
+import type { FinetuneConfig } from '../../train/config';
+import { backgroundOnlyDice } from '../../train/validate';
+import { pipelineParams } from '../../transforms/pipelines';
 import * as path from 'node:path';
 import { prepareDemoData } from '../../train/demo_data';
 import { runExperiment, type ExperimentConfig } from '../../train/experiment';
@@ -77,6 +83,16 @@ export async function runDemo(opts: DemoOpts, log: (s: string) => void = (s) => 
 
   log('5/5 results table and reports');
   log('\n' + result.table.toMarkdown());
+  const ftDir = path.join(out, `ft_n${data.numTrain}_random_s${opts.seed}`);
+  const ftConfig = new RunFolder(ftDir).readConfig()?.config as FinetuneConfig | undefined;
+  if (ftConfig) {
+    const items = (await loadDatalist(data.finetuneJson, { baseDir: dataDir, key: 'validation' })).slice(0, ftConfig.data.max_val ?? undefined) as DataItem[];
+    const params = pipelineParams(ftConfig.transforms.patch, { finetunePixdim: ftConfig.transforms.pixdim as [number, number, number] });
+    const chance = await backgroundOnlyDice(new SslDataset(items, { name: 'finetune-val', params }), ftConfig.model.out_channels);
+    const line = `for reference, predicting background everywhere scores Dice ${(100 * chance).toFixed(2)} on the same validation volumes and metric`;
+    log(line);
+    await appendFile(result.files.markdown, `\n${line[0].toUpperCase()}${line.slice(1)}.\n`);
+  }
   for (const name of ['pretrain', `ft_n${data.numTrain}_random_s${opts.seed}`, `ft_n${data.numTrain}_pretrained_s${opts.seed}`]) {
     const dir = path.join(out, name);
     if (!new RunFolder(dir).readSummary()) continue;
@@ -102,7 +118,7 @@ export function register(program: Command): void {
     .option('--labeled <n>', 'labeled phantoms (20 % go to validation)', int, 10)
     .option('--unlabeled <n>', 'unlabeled phantoms for pretraining', int, 10)
     .option('--pretrain-steps <n>', 'pretraining steps', int, 150)
-    .option('--finetune-steps <n>', 'fine-tuning steps per run', int, 100)
+    .option('--finetune-steps <n>', 'fine-tuning steps per run', int, 120)
     .option('--quiet', 'no progress bars')
     .addHelpText('after', '\nRe-running the same command continues an interrupted demo.\n\nExample:\n  ssl3d demo --out runs/demo')
     .action(async (opts: DemoOpts) => runDemo(opts));
