@@ -79,6 +79,7 @@ export async function readRunResult(runDir: string): Promise<RunResult | string>
   const cfg = obj(cfgTop.config);
   const kind = summary.kind ?? cfgTop.kind;
   if (kind !== 'finetune') return kind === undefined ? "neither summary.json nor config.json says the kind ('finetune')" : `not a fine-tuning run (kind '${String(kind)}')`;
+  if (summary.status !== undefined && summary.status !== 'completed') return `unfinished (status '${String(summary.status)}'; run it again to continue)`;
   const init = summary.init ?? cfg.init;
   if (init !== 'random' && init !== 'pretrained') return `unknown init ${JSON.stringify(init ?? null)} (expected 'random' or 'pretrained')`;
   const data = obj(cfg.data);

@@ -196,3 +196,16 @@ describe('collectResults', () => {
     expect(await findRunDirs(path.join(root, 'nope'))).toEqual([]);
   });
 });
+
+describe('unfinished runs', () => {
+  it('an interrupted run is skipped with the reason', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const p = await import('node:path');
+    const dir = mkdtempSync(p.join(os.tmpdir(), 'ssl3d-res-'));
+    writeFileSync(p.join(dir, 'summary.json'), JSON.stringify({ kind: 'finetune', init: 'random', num_train: 2, seed: 0, best_metric: 0.1, status: 'interrupted' }));
+    const r = await collectResults([dir]);
+    expect(r.rows).toHaveLength(0);
+    expect(r.skipped[0].reason).toMatch(/unfinished/);
+  });
+});
