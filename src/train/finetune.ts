@@ -26,7 +26,7 @@ import { LoopState, namedVariables, type RunIdentity } from './loop_state';
 import { Adam } from './optim';
 import type { TrainResult } from './pretrain';
 import type { RunSummary } from './run_folder';
-import { checkMemory, computeGrads, disposeGrads, loadLists, openSession, rssMB, toNDHWC, TrainingDivergedError, type TrainOptions } from './session';
+import { checkMemory, computeGrads, loadLists, openSession, toNDHWC, type TrainOptions } from './session';
 import { validateSegmentation, type SegmentationScores } from './validate';
 
 /** Copy a pretrained backbone into `model`; returns what was copied/skipped (throws when nothing matches). */
@@ -111,27 +111,10 @@ export async function finetune(config: FinetuneConfig, opts: TrainOptions = {}):
         const n = x.shape[0];
         const r = computeGrads(vars, () => ({ loss: diceCELoss(model.forward(x), y) }));
         tf.dispose([x, y]);
-        if (!Number.isFinite(r.loss)) {
-          disposeGrads(r.grads);
-          throw new TrainingDivergedError(st.step + 1, r.loss, st.lastCheckpoint);
-        }
-        opt.apply(r.grads);
-        disposeGrads(r.grads);
-        st.step++;
-        st.batch++;
-        const rec = {
-          step: st.step,
-          epoch: st.epoch,
-          loss: r.loss,
-          lr: opt.lr,
-          time_s: st.elapsed(),
-          samples_per_s: +(n / ((performance.now() - t0) / 1000)).toFixed(4),
-          num_tensors: tf.memory().numTensors,
-          rss_mb: rssMB(),
-        };
+        const rec = st.applyUpdate(opt, r, n, t0);
         if (st.step % t.log_every_steps === 0 || st.step === total) s.run.appendMetrics(rec);
         opts.onStep?.(rec);
-        s.progress.update(st.step, `loss ${r.loss.toFixed(4)} | best Dice ${st.best === null ? '–' : st.best.toFixed(4)} | ${rec.samples_per_s.toFixed(2)} crops/s`);
+        s.progress.update(st.step, `loss ${r.loss.toFixed(4)} | best Dice ${st.best === null ? '–' : st.best.toFixed(4)} | ${rec.samples_per_s!.toFixed(2)} crops/s`);
         const stop = opts.shouldStop?.() ?? false;
         if (!stop && (st.step % t.val_every_steps === 0 || st.step === total)) {
           await validate();

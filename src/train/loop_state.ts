@@ -2,6 +2,7 @@
  * The position and bookkeeping of a training loop (step, data position, best metric, elapsed time), its restore
  * from a checkpoint and its save to one: what pretraining and fine-tuning share around their different steps.
  */
+import * as tfc from '@tensorflow/tfjs';
 import type * as tf from '@tensorflow/tfjs';
 import { loadSafetensors } from '../io/checkpoint/safetensors';
 import { loadCheckpoint } from '../nn/checkpoint';
@@ -10,7 +11,8 @@ import type { PipelineParams } from '../transforms/pipelines';
 import { VERSION } from '../version';
 import { CHECKPOINT_FORMAT, type Arch, type CheckpointState } from './checkpoints';
 import { Adam } from './optim';
-import type { Session } from './session';
+import type { MetricsRecord } from './run_folder';
+import { disposeGrads, rssMB, TrainingDivergedError, type Session } from './session';
 
 /** What identifies the run in every checkpoint it writes. */
 export interface RunIdentity {
@@ -63,6 +65,32 @@ export class LoopState {
     await s.run.truncateMetrics(st.step);
     s.note(`resumed at step ${st.step} (epoch ${st.epoch}, batch ${st.batch})`);
     return st;
+  }
+
+  /**
+   * Apply the update of one step (or stop, before touching the weights, when the loss is NaN/Inf), dispose the
+   * gradients and advance the position. Returns the step's metrics record (`n` samples since `t0`).
+   */
+  applyUpdate(opt: Adam, r: { loss: number; grads: tf.NamedTensorMap }, n: number, t0: number, losses: Record<string, number> = {}): MetricsRecord {
+    if (!Number.isFinite(r.loss)) {
+      disposeGrads(r.grads);
+      throw new TrainingDivergedError(this.step + 1, r.loss, this.lastCheckpoint);
+    }
+    opt.apply(r.grads);
+    disposeGrads(r.grads);
+    this.step++;
+    this.batch++;
+    return {
+      step: this.step,
+      epoch: this.epoch,
+      loss: r.loss,
+      ...losses,
+      lr: opt.lr,
+      time_s: this.elapsed(),
+      samples_per_s: +(n / ((performance.now() - t0) / 1000)).toFixed(4),
+      num_tensors: tfc.memory().numTensors,
+      rss_mb: rssMB(),
+    };
   }
 
   checkpoint(id: RunIdentity, opt: Adam, backend: string): CheckpointState {

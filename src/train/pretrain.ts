@@ -20,7 +20,7 @@ import type { PretrainConfig } from './config';
 import { LoopState, namedVariables, type RunIdentity } from './loop_state';
 import { Adam } from './optim';
 import type { RunSummary } from './run_folder';
-import { checkMemory, computeGrads, disposeGrads, loadLists, openSession, rssMB, toNDHWC, TrainingDivergedError, type TrainOptions } from './session';
+import { checkMemory, computeGrads, loadLists, openSession, toNDHWC, type TrainOptions } from './session';
 import { validateReconstruction } from './validate';
 
 export interface TrainResult {
@@ -75,29 +75,10 @@ export async function pretrain(config: PretrainConfig, opts: TrainOptions = {}):
           return { loss: l.total, extra: { l1: l.l1, cl: l.contrastive } };
         });
         tf.dispose([x1, x2, gt]);
-        if (!Number.isFinite(r.loss)) {
-          disposeGrads(r.grads);
-          throw new TrainingDivergedError(st.step + 1, r.loss, st.lastCheckpoint);
-        }
-        opt.apply(r.grads);
-        disposeGrads(r.grads);
-        st.step++;
-        st.batch++;
-        const rec = {
-          step: st.step,
-          epoch: st.epoch,
-          loss: r.loss,
-          loss_l1: r.extra.l1,
-          loss_contrastive: r.extra.cl,
-          lr: opt.lr,
-          time_s: st.elapsed(),
-          samples_per_s: +(n / ((performance.now() - t0) / 1000)).toFixed(4),
-          num_tensors: tf.memory().numTensors,
-          rss_mb: rssMB(),
-        };
+        const rec = st.applyUpdate(opt, r, n, t0, { loss_l1: r.extra.l1, loss_contrastive: r.extra.cl });
         if (st.step % t.log_every_steps === 0 || st.step === total) s.run.appendMetrics(rec);
         opts.onStep?.(rec);
-        s.progress.update(st.step, `loss ${r.loss.toFixed(4)} (L1 ${r.extra.l1.toFixed(4)}, CL ${r.extra.cl.toFixed(3)}) | ${rec.samples_per_s.toFixed(2)} crops/s`);
+        s.progress.update(st.step, `loss ${r.loss.toFixed(4)} (L1 ${r.extra.l1.toFixed(4)}, CL ${r.extra.cl.toFixed(3)}) | ${rec.samples_per_s!.toFixed(2)} crops/s`);
         if (opts.shouldStop?.()) {
           await st.saveLast(s, id, model, opt);
           interrupted = true;

@@ -9,6 +9,7 @@ import { batchTensor } from '../data/collate';
 import type { DataLoader } from '../data/loader';
 import type { SslDataset } from '../data/dataset';
 import type { Volume } from '../core/volume';
+import { argmaxLabels } from '../inference/segment';
 import { slidingWindowInference } from '../inference/sliding_window';
 import { l1Loss } from '../losses/l1';
 import { DiceMetric, runningMeanOfMeans } from '../metrics/dice';
@@ -35,24 +36,6 @@ export async function validateReconstruction(model: ViTAutoEnc, loader: DataLoad
     model.train();
   }
   return n ? sum / n : NaN;
-}
-
-/** Class ids of channel-first logits (K, X, Y, Z) → Uint8Array/Int32Array of X·Y·Z (first max wins, as torch). */
-export function argmaxChannels(data: Float32Array, K: number, N: number): Uint8Array {
-  if (K > 255) throw new RangeError(`argmaxChannels: ${K} classes do not fit uint8`);
-  const out = new Uint8Array(N);
-  const best = data.slice(0, N);
-  for (let k = 1; k < K; k++) {
-    const off = k * N;
-    for (let i = 0; i < N; i++) {
-      const v = data[off + i];
-      if (v > best[i]) {
-        best[i] = v;
-        out[i] = k;
-      }
-    }
-  }
-  return out;
 }
 
 export interface SegmentationScores {
@@ -87,8 +70,7 @@ export async function validateSegmentation(model: UNETR, dataset: SslDataset, o:
       const logits = await slidingWindowInference({ data: image.data, shape: image.shape as [number, number, number, number] }, o.roi, o.swBatchSize, (b) => tf.tidy(() => model.forward(b)), {
         overlap: o.overlap,
       });
-      const N = image.shape[1] * image.shape[2] * image.shape[3];
-      const pred = argmaxChannels(logits.data, logits.shape[0], N);
+      const pred = argmaxLabels(logits);
       const row = metric.update(pred, label.data, o.numClasses);
       const present = row.filter((v) => !Number.isNaN(v));
       perCase.push({ index: i, file: dataset.describe(i), dice: row, mean: present.length ? present.reduce((a, b) => a + b, 0) / present.length : NaN });

@@ -15,7 +15,7 @@ import { ArgumentError } from '../errors';
 import { BTCV_LABEL_NAMES } from '../synth/labels';
 import type { PlotlySpec } from './figures';
 import { LABEL_PALETTE, windowFromLevel, type Window } from './image';
-import { axialSlice, sliceIndices, type Slice2D, type SliceOrientation } from './slices';
+import { axialSlice, sliceIndices, sliceToRows, type Slice2D, type SliceOrientation } from './slices';
 
 /** A named grey window. */
 export interface WindowPreset {
@@ -83,19 +83,6 @@ function subsample(s: Slice2D, step: number): Slice2D {
   return { data, rows, cols, z: s.z };
 }
 
-function rows2d(s: Slice2D, digits: number, zeroAsNull: boolean): Array<Array<number | null>> {
-  const f = 10 ** digits;
-  const out: Array<Array<number | null>> = [];
-  for (let r = 0; r < s.rows; r++) {
-    const row: Array<number | null> = new Array(s.cols);
-    for (let c = 0; c < s.cols; c++) {
-      const v = s.data[r * s.cols + c];
-      row[c] = !Number.isFinite(v) || (zeroAsNull && Math.round(v) === 0) ? null : Math.round(v * f) / f;
-    }
-    out.push(row);
-  }
-  return out;
-}
 
 /** Z indices of `n` slices spread over the slab where any of the label maps has foreground (else the whole depth). */
 export function foregroundSlices(depth: number, n: number, labels: readonly LabelMap[] = []): number[] {
@@ -183,7 +170,7 @@ export function overlaySpec(image: Volume, rows: readonly OverlayRow[], o: CtFig
       data.push({
         type: 'heatmap',
         name: `${row.name}, z=${z}`,
-        z: rows2d(img, digits, false),
+        z: sliceToRows(img, digits),
         xaxis: `x${ax}`,
         yaxis: `y${ax}`,
         showscale: false,
@@ -199,7 +186,7 @@ export function overlaySpec(image: Volume, rows: readonly OverlayRow[], o: CtFig
         data.push({
           type: 'heatmap',
           name: `${row.name} labels, z=${z}`,
-          z: rows2d(ls, 0, true),
+          z: sliceToRows(ls, 0, true),
           xaxis: `x${ax}`,
           yaxis: `y${ax}`,
           showscale: false,

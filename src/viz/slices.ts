@@ -99,15 +99,15 @@ export function axialSlices(v: Volume, n: number, opts: SliceOptions = {}): Slic
   return sliceIndices(v.shape[3], n).map((z) => axialSlice(v, z, opts));
 }
 
-/** A slice as nested rows (for JSON/plotly): `rows[r][c]`; NaN becomes null. */
-export function sliceToRows(s: Slice2D, digits = 4): Array<Array<number | null>> {
+/** A slice as nested rows (for JSON/plotly): `rows[r][c]`; NaN (and, with `zeroAsNull`, label 0) becomes null. */
+export function sliceToRows(s: Slice2D, digits = 4, zeroAsNull = false): Array<Array<number | null>> {
   const f = 10 ** digits;
   const out: Array<Array<number | null>> = [];
   for (let r = 0; r < s.rows; r++) {
     const row: Array<number | null> = new Array(s.cols);
     for (let c = 0; c < s.cols; c++) {
       const v = s.data[r * s.cols + c];
-      row[c] = Number.isFinite(v) ? Math.round(v * f) / f : null;
+      row[c] = !Number.isFinite(v) || (zeroAsNull && Math.round(v) === 0) ? null : Math.round(v * f) / f;
     }
     out.push(row);
   }
