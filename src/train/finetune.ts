@@ -139,17 +139,10 @@ export async function finetune(config: FinetuneConfig, opts: TrainOptions = {}):
     s.run.unlock();
   }
   const summary: RunSummary = {
-    kind: 'finetune',
-    best_metric: st.best,
-    best_step: st.bestStep,
+    ...st.summary('finetune', config.seed, s.backend, interrupted),
     best_metric_running_mean: (st.extra.best_running as number | undefined) ?? null,
-    steps: st.step,
-    seconds: st.elapsed(),
     init: config.init,
     num_train: train.length,
-    seed: config.seed,
-    status: interrupted ? 'interrupted' : 'completed',
-    backend: s.backend,
   };
   await s.run.writeSummary(summary);
   s.note(interrupted ? `interrupted at step ${st.step}; checkpoint saved, continue with --resume` : `done: ${st.step} steps, best validation Dice ${st.best?.toFixed(4)} at step ${st.bestStep}`);

@@ -11,7 +11,7 @@ import type { PipelineParams } from '../transforms/pipelines';
 import { VERSION } from '../version';
 import { CHECKPOINT_FORMAT, type Arch, type CheckpointState } from './checkpoints';
 import { Adam } from './optim';
-import type { MetricsRecord } from './run_folder';
+import type { MetricsRecord, RunSummary } from './run_folder';
 import { disposeGrads, rssMB, TrainingDivergedError, type Session } from './session';
 
 /** What identifies the run in every checkpoint it writes. */
@@ -90,6 +90,20 @@ export class LoopState {
       samples_per_s: +(n / ((performance.now() - t0) / 1000)).toFixed(4),
       num_tensors: tfc.memory().numTensors,
       rss_mb: rssMB(),
+    };
+  }
+
+  /** The summary fields every run has (a loop adds its own, e.g. init and num_train). */
+  summary(kind: RunSummary['kind'], seed: number, backend: string, interrupted: boolean): RunSummary {
+    return {
+      kind,
+      best_metric: this.best,
+      best_step: this.bestStep,
+      steps: this.step,
+      seconds: this.elapsed(),
+      seed,
+      status: interrupted ? 'interrupted' : 'completed',
+      backend,
     };
   }
 

@@ -19,13 +19,12 @@ import { pipelineParams } from '../transforms/pipelines';
 import type { PretrainConfig } from './config';
 import { LoopState, namedVariables, type RunIdentity } from './loop_state';
 import { Adam } from './optim';
-import type { RunSummary } from './run_folder';
 import { checkMemory, computeGrads, loadLists, openSession, toNDHWC, type TrainOptions } from './session';
 import { validateReconstruction } from './validate';
 
 export interface TrainResult {
   runDir: string;
-  summary: RunSummary;
+  summary: import('./run_folder').RunSummary;
 }
 
 export async function pretrain(config: PretrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
@@ -100,16 +99,7 @@ export async function pretrain(config: PretrainConfig, opts: TrainOptions = {}):
     await valLoader.close();
     s.run.unlock();
   }
-  const summary: RunSummary = {
-    kind: 'pretrain',
-    best_metric: st.best,
-    best_step: st.bestStep,
-    steps: st.step,
-    seconds: st.elapsed(),
-    seed: config.seed,
-    status: interrupted ? 'interrupted' : 'completed',
-    backend: s.backend,
-  };
+  const summary = st.summary('pretrain', config.seed, s.backend, interrupted);
   await s.run.writeSummary(summary);
   s.note(interrupted ? `interrupted at step ${st.step}; checkpoint saved, continue with --resume` : `done: ${st.step} steps, best validation L1 ${st.best?.toFixed(5)} at step ${st.bestStep}`);
   opt.dispose();
