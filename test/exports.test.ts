@@ -52,6 +52,8 @@ const EXPECTED = [
   'RandCoarseDropoutd',
   'RandCoarseShuffle',
   'RandCoarseShuffled',
+  'RandCropByLabelClasses',
+  'RandCropByLabelClassesd',
   'RandCropByPosNegLabel',
   'RandCropByPosNegLabeld',
   'RandFlip',

@@ -106,6 +106,12 @@ const FinetuneSchema = z.strictObject({
   transforms: z.strictObject({
     patch: posInt.default(96),
     samples_per_volume: posInt.default(4),
+    /**
+     * How crops are centred: 'pos_neg' = RandCropByPosNegLabeld(pos 1, neg 1) as the tutorial; 'label_classes' =
+     * RandCropByLabelClassesd, every class (background included) equally often unless `class_ratios` says otherwise.
+     */
+    crop_sampler: z.enum(['pos_neg', 'label_classes']).default('pos_neg'),
+    class_ratios: z.array(z.number().min(0)).nullable().default(null),
     /** Zero-pad training volumes smaller than the patch (MONAI raises instead). */
     pad_to_patch: z.boolean().default(false),
     /** Resampling spacing in mm (tutorial: 1.5 × 1.5 × 2). */
@@ -154,6 +160,9 @@ function crossCheck(c: TrainConfig): string[] {
   }
   if (c.model.hidden_size % c.model.num_heads) out.push(`model.hidden_size ${c.model.hidden_size} must be divisible by model.num_heads ${c.model.num_heads}`);
   if (c.kind === 'pretrain' && !Number.isInteger(Math.sqrt(vp))) out.push(`model.patch_size ${vp} must be a square (ViTAutoEnc's transposed-conv kernel is its square root)`);
+  if (c.kind === 'finetune' && c.transforms.class_ratios && c.transforms.class_ratios.length !== c.model.out_channels) {
+    out.push(`transforms.class_ratios has ${c.transforms.class_ratios.length} entries but model.out_channels is ${c.model.out_channels} (one ratio per class, background first)`);
+  }
   if (c.kind === 'finetune' && c.init === 'pretrained' && !c.pretrained) out.push(`init is 'pretrained' but no 'pretrained' checkpoint is given`);
   return out;
 }

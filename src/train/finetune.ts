@@ -66,6 +66,9 @@ export async function finetune(config: FinetuneConfig, opts: TrainOptions = {}):
 
   const params = pipelineParams(config.transforms.patch, {
     samplesPerVolume: config.transforms.samples_per_volume,
+    cropSampler: config.transforms.crop_sampler,
+    numClasses: config.model.out_channels,
+    classRatios: config.transforms.class_ratios,
     finetunePadToPatch: config.transforms.pad_to_patch,
     finetunePixdim: config.transforms.pixdim as [number, number, number],
   });

@@ -22,7 +22,14 @@ export {
 export { OneOf } from './core/one_of';
 export { Randomizable, DRAWS_KEY, type Draw } from './core/randomizable';
 export { applyTransform, type DataOrList } from './core/transform';
-export { RandSpatialCropSamples, RandSpatialCropSamplesd, RandCropByPosNegLabel, RandCropByPosNegLabeld } from './croppad/random';
+export {
+  RandSpatialCropSamples,
+  RandSpatialCropSamplesd,
+  RandCropByPosNegLabel,
+  RandCropByPosNegLabeld,
+  RandCropByLabelClasses,
+  RandCropByLabelClassesd,
+} from './croppad/random';
 export { RandCoarseDropout, RandCoarseDropoutd, RandCoarseShuffle, RandCoarseShuffled, RandShiftIntensity, RandShiftIntensityd, type Box } from './intensity/random';
 export { RandFlip, RandFlipd, RandRotate90, RandRotate90d, flip, rot90 } from './spatial/random';
 export { CopyItemsd } from './utility/copy_items';

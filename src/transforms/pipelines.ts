@@ -15,7 +15,7 @@
  */
 import { Compose } from './core/transform';
 import { OneOf } from './core/one_of';
-import { RandCropByPosNegLabeld, RandSpatialCropSamplesd } from './croppad/random';
+import { RandCropByLabelClassesd, RandCropByPosNegLabeld, RandSpatialCropSamplesd } from './croppad/random';
 import { RandCoarseDropoutd, RandCoarseShuffled, RandShiftIntensityd } from './intensity/random';
 import { finetuneValPreprocess, pretrainPreprocess } from './presets';
 import { RandFlipd, RandRotate90d } from './spatial/random';
@@ -49,8 +49,13 @@ export interface PipelineParams {
   samplesPerVolume: number;
   /** Pad fine-tuning volumes smaller than the patch (zeros) instead of MONAI's error; default false (MONAI). */
   finetunePadToPatch: boolean;
+  /** How training crops are centred: MONAI RandCropByPosNegLabeld (the tutorial) or RandCropByLabelClassesd. */
+  cropSampler: 'pos_neg' | 'label_classes';
   pos: number;
   neg: number;
+  /** RandCropByLabelClasses: number of classes and their ratios (null = equal, background included). */
+  numClasses: number;
+  classRatios: number[] | null;
   flipProb: number;
   rot90Prob: number;
   rot90MaxK: number;
@@ -71,8 +76,11 @@ export const TUTORIAL_PARAMS: PipelineParams = {
   finetuneWindow: [-175, 250],
   samplesPerVolume: 4,
   finetunePadToPatch: false,
+  cropSampler: 'pos_neg',
   pos: 1,
   neg: 1,
+  numClasses: 14,
+  classRatios: null,
   flipProb: 0.1,
   rot90Prob: 0.1,
   rot90MaxK: 3,
@@ -146,16 +154,27 @@ export function buildPipeline(name: PipelineName, params: PipelineParams = TUTOR
     params: p,
     deterministic,
     random: new Compose([
-      new RandCropByPosNegLabeld({
-        keys,
-        labelKey: 'label',
-        imageKey: 'image',
-        spatialSize: p.patch,
-        pos: p.pos,
-        neg: p.neg,
-        numSamples: p.samplesPerVolume,
-        imageThreshold: 0,
-      }),
+      p.cropSampler === 'label_classes'
+        ? new RandCropByLabelClassesd({
+            keys,
+            labelKey: 'label',
+            imageKey: 'image',
+            spatialSize: p.patch,
+            numClasses: p.numClasses,
+            ratios: p.classRatios,
+            numSamples: p.samplesPerVolume,
+            imageThreshold: 0,
+          })
+        : new RandCropByPosNegLabeld({
+            keys,
+            labelKey: 'label',
+            imageKey: 'image',
+            spatialSize: p.patch,
+            pos: p.pos,
+            neg: p.neg,
+            numSamples: p.samplesPerVolume,
+            imageThreshold: 0,
+          }),
       new RandFlipd({ keys, spatialAxis: [0], prob: p.flipProb }),
       new RandFlipd({ keys, spatialAxis: [1], prob: p.flipProb }),
       new RandFlipd({ keys, spatialAxis: [2], prob: p.flipProb }),

@@ -178,6 +178,31 @@ describe('loss edge cases', () => {
     expect(noBg).not.toBe(withBg);
     expect(Math.abs(noBg - manual)).toBeLessThan(1e-6);
   });
+  it('DiceCE analytic gradient = autodiff of the plain formula (batch 2, weights, with and without background)', () => {
+    const before = tf.memory().numTensors;
+    const errs = tf.tidy(() => {
+      const shape = [2, 3, 2, 4, 4];
+      const logits = tf.tensor(det(shape, 11, 3), shape);
+      const labels = tf.tensor(Array.from(det([2, 3, 2, 4, 1], 12), (u) => Math.min(3, Math.floor((u + 1) * 2))), [2, 3, 2, 4, 1]);
+      const g = tf.oneHot(tf.cast(tf.squeeze(labels, [4]), 'int32'), 4).toFloat();
+      const plain = (z: tf.Tensor, bg: boolean) => {
+        const p0 = tf.softmax(z);
+        const [p, gg] = bg ? [p0, g] : [p0.slice([0, 0, 0, 0, 1], [-1, -1, -1, -1, 3]), g.slice([0, 0, 0, 0, 1], [-1, -1, -1, -1, 3])];
+        const dice = tf.mean(tf.sub(1, tf.div(tf.add(tf.mul(tf.sum(tf.mul(p, gg), [1, 2, 3]), 2), 1e-5), tf.add(tf.add(tf.sum(p, [1, 2, 3]), tf.sum(gg, [1, 2, 3])), 1e-5))));
+        const ce = tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(z), g), -1)));
+        return tf.add(tf.mul(dice, 0.7), tf.mul(ce, 1.3)) as tf.Scalar;
+      };
+      return [true, false].map((bg) => {
+        const o = { includeBackground: bg, lambdaDice: 0.7, lambdaCe: 1.3 };
+        const ours = tf.grad((z: tf.Tensor) => diceCELoss(z, labels, o))(logits).dataSync();
+        const ref = tf.grad((z: tf.Tensor) => plain(z, bg))(logits).dataSync();
+        const dv = Math.abs(diceCELoss(logits, labels, o).dataSync()[0] - plain(logits, bg).dataSync()[0]);
+        return Math.max(relErr(ours, ref), dv);
+      });
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    for (const e of errs) expect(e).toBeLessThan(1e-5);
+  });
 });
 
 afterAll(() => {

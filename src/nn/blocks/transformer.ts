@@ -42,7 +42,7 @@ export class SABlock extends Module {
     // einops "b h (qkv l d) -> qkv b l h d"
     const qkv = tf.transpose(tf.reshape(this.qkv.forward(x), [B, T, 3, H, d]), [2, 0, 3, 1, 4]);
     const [q, k, v] = tf.unstack(tf.reshape(qkv, [3, B * H, T, d])) as tf.Tensor3D[];
-    const att = ops.softmax(tf.mul(ops.bmm(q, tf.transpose(k, [0, 2, 1]) as tf.Tensor3D), d ** -0.5)) as tf.Tensor3D;
+    const att = ops.softmax(tf.mul(ops.bmmNT(q, k), d ** -0.5)) as tf.Tensor3D;
     const o = tf.reshape(tf.transpose(tf.reshape(ops.bmm(att, v), [B, H, T, d]), [0, 2, 1, 3]), [B, T, D]);
     return this.outProj.forward(o) as tf.Tensor3D;
   }

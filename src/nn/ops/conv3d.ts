@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { customOp } from './custom';
+import { nativeKernels } from './kernels';
 import { linear, matmul2d } from './matmul';
 
 export interface Conv3dOptions {
@@ -30,9 +31,9 @@ export function setMaxChunkElements(n: number): void {
   maxChunkElements = n;
 }
 
-/** Whether 3³ convolutions go to the backend's own kernel (only on native TensorFlow; SSL3D_NATIVE_CONV=0 turns it off). */
+/** Whether 3³ convolutions go to the backend's own kernel (native TensorFlow only; see ./kernels). */
 export function useNativeConv(): boolean {
-  return (tf.getBackend() === 'tensorflow' || tf.getBackend() === 'tensorflow-gpu') && process.env.SSL3D_NATIVE_CONV !== '0';
+  return nativeKernels('conv');
 }
 
 export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, b?: tf.Tensor1D, opts: Conv3dOptions = {}): tf.Tensor5D {

@@ -1,5 +1,6 @@
 /** The op layer the networks are built on: every primitive with forward and gradients correct on every backend. */
-export { matmul2d, linear, bmm } from './matmul';
+export { matmul2d, linear, bmm, bmmNT } from './matmul';
+export { nativeKernels, type KernelFamily } from './kernels';
 export { gelu, leakyRelu, softmax } from './activations';
 export { layerNorm, instanceNorm } from './norm';
 export { conv3d, setMaxChunkElements, type Conv3dOptions } from './conv3d';

@@ -5,9 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { customOp } from './custom';
+import { nativeKernels } from './kernels';
 
-/** a [m, k] · b [k, n] → [m, n], gradients as plain matmuls. */
-export const matmul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = customOp<tf.Tensor2D>(
+/** a [m, k] · b [k, n] → [m, n]: TensorFlow's MatMul on native, else gradients as plain matmuls. */
+export function matmul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return nativeKernels('matmul') ? tf.matMul(a, b) : matmul2dPlain(a, b);
+}
+
+const matmul2dPlain: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = customOp<tf.Tensor2D>(
   ([a, b], save) => {
     save([a, b]);
     return {
@@ -35,8 +40,17 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor
   });
 }
 
-/** Batched a [B, m, k] · b [B, k, n] → [B, m, n] as B plain matmuls (gradients likewise). */
-export const bmm: (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D = customOp<tf.Tensor3D>(
+/** Batched a [B, m, k] · b [B, k, n] → [B, m, n]: one BatchMatMul on native, else B plain matmuls (gradients likewise). */
+export function bmm(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  return nativeKernels('matmul') ? tf.matMul(a, b) : bmmPlain(a, b);
+}
+
+/** Batched a [B, m, k] · b [B, n, k]ᵀ → [B, m, n] (attention scores q·kᵀ); native: the transpose is a kernel flag. */
+export function bmmNT(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  return nativeKernels('matmul') ? tf.matMul(a, b, false, true) : bmmPlain(a, tf.transpose(b, [0, 2, 1]) as tf.Tensor3D);
+}
+
+const bmmPlain: (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D = customOp<tf.Tensor3D>(
   ([a, b], save) => {
     save([a, b]);
     const value = batched(a as tf.Tensor3D, b as tf.Tensor3D, false, false);

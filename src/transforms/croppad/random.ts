@@ -180,3 +180,128 @@ export class RandCropByPosNegLabeld extends RandomMapTransform<RandCropByPosNegL
     });
   }
 }
+
+export interface RandCropByLabelClassesOptions {
+  spatialSize: number | [number, number, number];
+  /** Number of classes of a single-channel (argmax) label map; class c = voxels with value c. */
+  numClasses: number;
+  /** Relative frequency of each class as a crop centre (default: all equal, background included). */
+  ratios?: readonly number[] | null;
+  numSamples?: number;
+  /** Only voxels with image > imageThreshold (any channel) are eligible centres, when an image is given. */
+  imageThreshold?: number;
+}
+
+/** Flat C-order indices of the voxels of each class 0..numClasses−1 (restricted to image > threshold if given). */
+export function mapClassesToIndices(label: Volume, numClasses: number, image: Volume | undefined, threshold: number): Int32Array[] {
+  const [C, X, Y, Z] = label.shape;
+  if (C !== 1) throw new ArgumentError(`RandCropByLabelClasses needs a single-channel label map (class values), got ${C} channels`);
+  const n = X * Y * Z;
+  let imgMask: Uint8Array | undefined;
+  if (image) {
+    imgMask = new Uint8Array(n);
+    for (let c = 0; c < image.shape[0]; c++) for (let i = 0; i < n; i++) if (image.data[c * n + i] > threshold) imgMask[i] = 1;
+  }
+  const counts = new Int32Array(numClasses);
+  const cls = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) {
+    if (imgMask && !imgMask[i]) continue;
+    const v = Math.round(label.data[i]);
+    if (v >= 0 && v < numClasses) {
+      cls[i] = v;
+      counts[v]++;
+    }
+  }
+  const out = Array.from(counts, (k) => new Int32Array(k));
+  const fill = new Int32Array(numClasses);
+  for (let i = 0; i < n; i++) if (cls[i] >= 0) out[cls[i]][fill[cls[i]]++] = i;
+  return out;
+}
+
+/**
+ * MONAI `RandCropByLabelClasses`: each sample's centre is a random voxel of a class drawn with probability
+ * ∝ `ratios` (classes absent from this label map are skipped, as MONAI does with a warning), then moved so the
+ * crop lies inside. With equal ratios every organ is a crop centre as often as the liver, whatever its size.
+ */
+export class RandCropByLabelClasses extends Randomizable {
+  readonly spatialSize: [number, number, number];
+  readonly numClasses: number;
+  readonly ratios: number[];
+  readonly numSamples: number;
+  readonly imageThreshold: number;
+  constructor(opts: RandCropByLabelClassesOptions) {
+    super();
+    this.spatialSize = triple(opts.spatialSize, 'RandCropByLabelClasses spatialSize');
+    if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) throw new ArgumentError(`numClasses must be a positive integer, got ${opts.numClasses}`);
+    this.numClasses = opts.numClasses;
+    const r = opts.ratios ?? Array(opts.numClasses).fill(1);
+    if (r.length !== opts.numClasses || r.some((x) => !(x >= 0)) || r.every((x) => x === 0)) {
+      throw new ArgumentError(`ratios must be ${opts.numClasses} numbers ≥ 0, not all 0, got ${JSON.stringify(r)}`);
+    }
+    this.ratios = [...r];
+    this.numSamples = opts.numSamples ?? 1;
+    this.imageThreshold = opts.imageThreshold ?? 0;
+  }
+
+  /** Crop centres (corrected) and the class each was drawn from. */
+  randomize(label: Volume, image?: Volume): { centers: number[][]; classes: number[] } {
+    const shape = label.shape.slice(1);
+    if (shape.some((n, i) => n < this.spatialSize[i])) {
+      throw new ArgumentError(
+        `RandCropByLabelClasses: volume ${shape.join('×')} is smaller than the crop ${this.spatialSize.join('×')}; pad it first (SpatialPad) or use a smaller patch`,
+      );
+    }
+    const indices = mapClassesToIndices(label, this.numClasses, image, this.imageThreshold);
+    const w = this.ratios.map((r, c) => (indices[c].length > 0 ? r : 0));
+    const total = w.reduce((a, b) => a + b, 0);
+    if (total === 0) throw new ArgumentError('RandCropByLabelClasses: no sampling location available (no voxel of any class with a ratio > 0)');
+    const [, Y, Z] = shape;
+    const centers: number[][] = [];
+    const classes: number[] = [];
+    for (let s = 0; s < this.numSamples; s++) {
+      let u = this.R.random() * total;
+      let c = 0;
+      while (c < w.length - 1 && (w[c] === 0 || u >= w[c])) {
+        u -= w[c];
+        c++;
+      }
+      while (w[c] === 0) c--; // rounding at the top end
+      const pool = indices[c];
+      const idx = pool[this.R.int(0, pool.length)];
+      centers.push(correctCropCenter([Math.floor(idx / (Y * Z)), Math.floor(idx / Z) % Y, idx % Z], this.spatialSize, shape));
+      classes.push(c);
+    }
+    return { centers, classes };
+  }
+
+  crop(v: Volume, center: readonly number[]): Volume {
+    const start = centerCropStart(center, this.spatialSize);
+    return cropOrPad(v, start, start.map((x, i) => x + this.spatialSize[i]));
+  }
+}
+
+/** Dictionary form of `RandCropByLabelClasses`: centres from `labelKey`, the same crops for every key. */
+export class RandCropByLabelClassesd extends RandomMapTransform<RandCropByLabelClasses> {
+  readonly t: RandCropByLabelClasses;
+  readonly labelKey: string;
+  readonly imageKey?: string;
+  constructor(opts: MapTransformOptions & RandCropByLabelClassesOptions & { labelKey: string; imageKey?: string }) {
+    super(opts);
+    this.t = new RandCropByLabelClasses(opts);
+    this.labelKey = opts.labelKey;
+    this.imageKey = opts.imageKey;
+  }
+  call(d: Data): Data[] {
+    const label = d[this.labelKey] as Volume | undefined;
+    if (!label) throw new ArgumentError(`RandCropByLabelClassesd: label key '${this.labelKey}' is missing from the data`);
+    const image = this.imageKey ? (d[this.imageKey] as Volume) : undefined;
+    const { centers, classes } = this.t.randomize(label, image);
+    const keys = this.presentKeys(d);
+    return centers.map((center, i) => {
+      const out: Data = { ...d };
+      for (const k of keys) out[k] = this.t.crop(d[k] as Volume, center);
+      recordDraw(out, { transform: 'RandCropByLabelClassesd', center, class: classes[i] });
+      return out;
+    });
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Which implementation an op family uses on the active backend.
+ *
+ * The matmul decompositions and custom gradients in this folder exist because TF.js's wasm and cpu kernels are slow
+ * or wrong (tfjs_engine_notes.md). TensorFlow's own kernels (the native backend) are correct and fast, and every
+ * extra op costs ~50 µs of eager dispatch there, so on native the ops call TensorFlow's kernels directly:
+ * - 'conv': 3³ convolutions → Conv3D and its two gradient kernels;
+ * - 'matmul': dense and batched products → BatchMatMulV2 with its transpose flags (no materialised transposes, no
+ *   per-batch loop).
+ * Each is tested against PyTorch on every backend (test/nn/ops*.test.ts run on native too).
+ *
+ * `SSL3D_NATIVE_KERNELS=0` (or `none`) turns all of them off, `SSL3D_NATIVE_KERNELS=conv` keeps only the listed ones;
+ * the older `SSL3D_NATIVE_CONV=0` still turns off the convolutions.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export type KernelFamily = 'conv' | 'matmul';
+
+const NATIVE_BACKENDS = new Set(['tensorflow', 'tensorflow-gpu']);
+
+export function nativeKernels(family: KernelFamily, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (!NATIVE_BACKENDS.has(tf.getBackend())) return false;
+  if (family === 'conv' && env.SSL3D_NATIVE_CONV === '0') return false;
+  const v = env.SSL3D_NATIVE_KERNELS?.trim().toLowerCase();
+  if (!v || v === 'all' || v === '1') return true;
+  if (v === '0' || v === 'none') return false;
+  return v.split(',').map((s) => s.trim()).includes(family);
+}
