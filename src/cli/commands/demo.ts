@@ -62,7 +62,7 @@ export async function runDemo(opts: DemoOpts, log: (s: string) => void = (s) => 
     pretrain_set: [`train.max_steps=${opts.pretrainSteps}`],
     pretrained: null,
     finetune_config: 'finetune_cpu_small',
-    finetune_set: [`train.max_steps=${opts.finetuneSteps}`],
+    finetune_set: [`train.max_steps=${opts.finetuneSteps}`, `train.val_every_steps=${Math.max(1, Math.ceil(opts.finetuneSteps / 2))}`],
     num_train: [data.numTrain],
     seeds: [opts.seed],
     inits: ['random', 'pretrained'],
@@ -117,8 +117,8 @@ export function register(program: Command): void {
     .option('--seed <int>', 'seed of the phantoms, the model init and the augmentations', (v) => Number(v), 0)
     .option('--labeled <n>', 'labeled phantoms (20 % go to validation)', int, 10)
     .option('--unlabeled <n>', 'unlabeled phantoms for pretraining', int, 10)
-    .option('--pretrain-steps <n>', 'pretraining steps', int, 150)
-    .option('--finetune-steps <n>', 'fine-tuning steps per run', int, 120)
+    .option('--pretrain-steps <n>', 'pretraining steps', int, 120)
+    .option('--finetune-steps <n>', 'fine-tuning steps per run (validated halfway and at the end)', int, 240)
     .option('--quiet', 'no progress bars')
     .addHelpText('after', '\nRe-running the same command continues an interrupted demo.\n\nExample:\n  ssl3d demo --out runs/demo')
     .action(async (opts: DemoOpts) => runDemo(opts));
