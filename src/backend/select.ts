@@ -8,6 +8,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { BackendError } from '../errors';
+import { enableWasmThreads } from './wasm_threads';
 
 /** TensorFlow's C library logs info lines at load; keep warnings and errors only unless the user chose a level. */
 function quietTensorFlow(): void {
@@ -60,6 +61,7 @@ const CANDIDATES: Candidate[] = [
     tfBackend: 'wasm',
     load: () => {
       require('@tensorflow/tfjs-backend-wasm');
+      enableWasmThreads(); // multi-threaded XNNPACK in Node (SSL3D_WASM_THREADS=1: single-threaded)
       return require('@tensorflow/tfjs') as Tf;
     },
     hint: 'reinstall the project dependencies (npm install)',

@@ -107,6 +107,7 @@ export async function finetune(config: FinetuneConfig, opts: TrainOptions = {}):
   s.progress.start(total, st.step, `finetune (${config.init})`);
   try {
     outer: while (st.step < total) {
+      st.waitFrom = performance.now();
       for await (const b of loader.epoch(st.epoch, st.batch)) {
         const t0 = performance.now();
         const x = toNDHWC(batchTensor(b, 'image'));
@@ -128,6 +129,7 @@ export async function finetune(config: FinetuneConfig, opts: TrainOptions = {}):
           break outer;
         }
         if (st.step >= total) break outer;
+        st.waitFrom = performance.now();
       }
       st.epoch++;
       st.batch = 0;

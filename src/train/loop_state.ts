@@ -37,6 +37,10 @@ export class LoopState {
   /** Loop-specific values that must survive a resume (e.g. the tutorial's running-mean Dice at the best step). */
   extra: Record<string, unknown> = {};
   private elapsedBefore = 0;
+  /** When the loop started waiting for the next batch (set at the end of each step and before the first). */
+  waitFrom: number | null = null;
+  private waitTotal = 0;
+  private computeTotal = 0;
   private readonly t0 = performance.now();
 
   /** Seconds of training in this run, across resumes. */
@@ -80,6 +84,10 @@ export class LoopState {
     disposeGrads(r.grads);
     this.step++;
     this.batch++;
+    const now = performance.now();
+    const wait = this.waitFrom === null ? null : Math.max(0, t0 - this.waitFrom) / 1000;
+    if (wait !== null) this.waitTotal += wait;
+    this.computeTotal += (now - t0) / 1000;
     return {
       step: this.step,
       epoch: this.epoch,
@@ -87,7 +95,8 @@ export class LoopState {
       ...losses,
       lr: opt.lr,
       time_s: this.elapsed(),
-      samples_per_s: +(n / ((performance.now() - t0) / 1000)).toFixed(4),
+      samples_per_s: +(n / ((now - t0) / 1000)).toFixed(4),
+      data_wait_s: wait === null ? null : +wait.toFixed(4),
       num_tensors: tfc.memory().numTensors,
       rss_mb: rssMB(),
     };
@@ -104,6 +113,7 @@ export class LoopState {
       seed,
       status: interrupted ? 'interrupted' : 'completed',
       backend,
+      data_wait_share: this.computeTotal > 0 ? +(this.waitTotal / (this.waitTotal + this.computeTotal)).toFixed(4) : null,
     };
   }
 

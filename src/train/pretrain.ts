@@ -63,6 +63,7 @@ export async function pretrain(config: PretrainConfig, opts: TrainOptions = {}):
   s.progress.start(total, st.step, 'pretrain');
   try {
     outer: while (st.step < total && st.epoch < t.max_epochs) {
+      st.waitFrom = performance.now();
       for await (const b of loader.epoch(st.epoch, st.batch)) {
         const t0 = performance.now();
         const x1 = toNDHWC(batchTensor(b, 'image'));
@@ -85,6 +86,7 @@ export async function pretrain(config: PretrainConfig, opts: TrainOptions = {}):
         }
         if (st.step >= total) break outer;
         if (st.step % t.checkpoint_every_steps === 0) await st.saveLast(s, id, model, opt);
+        st.waitFrom = performance.now();
       }
       if (st.epoch % t.val_interval_epochs === 0) await validate();
       st.epoch++;

@@ -35,6 +35,8 @@ export interface MetricsRecord {
   val_dice_per_class?: number[];
   num_tensors?: number;
   rss_mb?: number;
+  /** Seconds the loop waited for this step's batch (the data pipeline's share; should be ≈ 0). */
+  data_wait_s?: number | null;
   [k: string]: unknown;
 }
 
@@ -52,6 +54,8 @@ export interface RunSummary {
   seed: number;
   status: 'completed' | 'interrupted';
   backend: string;
+  /** Time the loop waited for batches ÷ (that + the steps' compute time), this session's steps. */
+  data_wait_share?: number | null;
 }
 
 export class RunFolder {

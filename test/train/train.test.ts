@@ -138,7 +138,11 @@ describe('robustness', () => {
     expect(summary).toMatchObject({ kind: 'finetune', status: 'completed', steps: 40, init: 'random', num_train: 3 });
     const recs = readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const steps = recs.filter((r) => r.samples_per_s !== null);
-    for (const k of ['step', 'epoch', 'loss', 'lr', 'time_s', 'samples_per_s', 'num_tensors', 'rss_mb']) expect(steps[0]).toHaveProperty(k);
+    for (const k of ['step', 'epoch', 'loss', 'lr', 'time_s', 'samples_per_s', 'data_wait_s', 'num_tensors', 'rss_mb']) expect(steps[0]).toHaveProperty(k);
+    // the data pipeline's share of the loop: measured per step and summarised (a tiny model makes it large here)
+    for (const r of steps) expect(r.data_wait_s).toBeGreaterThanOrEqual(0);
+    expect(summary.data_wait_share).toBeGreaterThanOrEqual(0);
+    expect(summary.data_wait_share).toBeLessThan(1);
     const counts = new Set(steps.slice(2).map((r) => r.num_tensors));
     expect([...counts]).toHaveLength(1);
     const rss = steps.map((r) => r.rss_mb);

@@ -83,7 +83,7 @@ describe('RandCropByLabelClasses', () => {
     expect(idx.map((a) => a.length)).toEqual([20 * 18 * 16 - n1 - 8 - 1, n1, 8, 1]);
     expect(() => new RandCropByLabelClasses({ spatialSize: 4, numClasses: 3, ratios: [1, 1] })).toThrow(/ratios must be 3 numbers/);
     expect(() => new RandCropByLabelClasses({ spatialSize: 4, numClasses: 2, ratios: [0, 0] })).toThrow(/not all 0/);
-    const only0: Volume = { data: new Float32Array(20 * 18 * 16), shape: [1, ...S], affine: I4 };
+    const only0: Volume = { data: new Float32Array(20 * 18 * 16), shape: [1, S[0], S[1], S[2]], affine: I4 };
     expect(() => new RandCropByLabelClasses({ spatialSize: 4, numClasses: 3, ratios: [0, 1, 1] }).randomize(only0)).toThrow(/no sampling location/);
     expect(() => new RandCropByLabelClasses({ spatialSize: 30, numClasses: 3 }).randomize(label())).toThrow(/smaller than the crop/);
   });
