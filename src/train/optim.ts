@@ -21,6 +21,13 @@ export interface AdamOptions {
   weightDecay?: number;
   /** true = AdamW (decoupled weight decay), false = Adam (L2 added to the gradient). */
   decoupled?: boolean;
+  /**
+   * Parameters with at most this many elements are updated together as one flat vector (one set of ~11 ops instead
+   * of ~11 per parameter: biases, norms and small kernels are most of a network's tensors but little of its size,
+   * and on TF.js every op has a fixed cost). The arithmetic per element is the same, so the result is bit-identical
+   * to updating them one by one. Default 2^18 (1 MiB); 0 = every parameter on its own.
+   */
+  flatMaxElements?: number;
 }
 
 /** The hyper-parameters and step count (JSON), the moments go to a tensor file. */
@@ -40,6 +47,14 @@ interface Slot {
   v: tf.Variable;
 }
 
+/** The small parameters as one flat vector: moments live flat, parameters are gathered and scattered each step. */
+interface FlatGroup {
+  params: Array<{ name: string; param: tf.Variable; offset: number; size: number }>;
+  m: tf.Variable;
+  v: tf.Variable;
+  size: number;
+}
+
 export class Adam {
   readonly type: 'Adam' | 'AdamW';
   lr: number;
@@ -48,6 +63,7 @@ export class Adam {
   readonly weightDecay: number;
   step = 0;
   private readonly slots: Slot[];
+  private readonly flat: FlatGroup | null;
 
   constructor(params: Array<[string, tf.Variable]>, opts: AdamOptions) {
     this.type = opts.decoupled ? 'AdamW' : 'Adam';
@@ -55,42 +71,85 @@ export class Adam {
     this.betas = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? (opts.decoupled ? 0.01 : 0);
-    this.slots = params.map(([name, param]) => ({
+    const limit = opts.flatMaxElements ?? 2 ** 18;
+    const small = params.filter(([, p]) => p.size <= limit);
+    const large = small.length > 1 ? params.filter(([, p]) => p.size > limit) : params;
+    this.slots = large.map(([name, param]) => ({
       name,
       param,
       m: tf.variable(tf.zerosLike(param), false),
       v: tf.variable(tf.zerosLike(param), false),
     }));
+    if (small.length > 1) {
+      let offset = 0;
+      const list = small.map(([name, param]) => {
+        const e = { name, param, offset, size: param.size };
+        offset += param.size;
+        return e;
+      });
+      this.flat = { params: list, m: tf.variable(tf.zeros([offset]), false), v: tf.variable(tf.zeros([offset]), false), size: offset };
+    } else this.flat = null;
   }
 
   get variables(): tf.Variable[] {
-    return this.slots.map((s) => s.param);
+    return [...this.slots.map((s) => s.param), ...(this.flat?.params.map((p) => p.param) ?? [])];
   }
 
   /** Apply one update; `grads` maps each parameter's variable name (tf) to its gradient. Does not dispose grads. */
   apply(grads: Record<string, tf.Tensor>): void {
     this.step += 1;
-    const [b1, b2] = this.betas;
-    const bc1 = 1 - Math.pow(b1, this.step);
-    const bc2Sqrt = Math.sqrt(1 - Math.pow(b2, this.step));
-    const stepSize = this.lr / bc1;
-    const decay = this.type === 'AdamW' ? 1 - this.lr * this.weightDecay : 1;
     for (const s of this.slots) {
       const g0 = grads[s.param.name];
       if (!g0) continue; // parameter unused in this step (PyTorch skips params whose grad is None)
       tf.tidy(() => {
-        let theta: tf.Tensor = s.param;
-        let g: tf.Tensor = g0;
-        if (this.type === 'AdamW' && this.weightDecay !== 0) theta = tf.mul(theta, decay);
-        if (this.type === 'Adam' && this.weightDecay !== 0) g = tf.add(g, tf.mul(theta, this.weightDecay));
-        const m = tf.add(tf.mul(s.m, b1), tf.mul(g, 1 - b1));
-        const v = tf.add(tf.mul(s.v, b2), tf.mul(tf.square(g), 1 - b2));
-        const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), this.eps);
+        const { m, v, theta } = this.update(s.param, g0, s.m, s.v);
         s.m.assign(m);
         s.v.assign(v);
-        s.param.assign(tf.sub(theta, tf.mul(tf.div(m, denom), stepSize)));
+        s.param.assign(theta);
       });
     }
+    if (this.flat) this.applyFlat(this.flat, grads);
+  }
+
+  /** The update of one tensor (a parameter or the flat vector): new moments and parameter values. */
+  private update(param: tf.Tensor, g0: tf.Tensor, m0: tf.Tensor, v0: tf.Tensor): { m: tf.Tensor; v: tf.Tensor; theta: tf.Tensor } {
+    const [b1, b2] = this.betas;
+    const bc1 = 1 - Math.pow(b1, this.step);
+    const bc2Sqrt = Math.sqrt(1 - Math.pow(b2, this.step));
+    const stepSize = this.lr / bc1;
+    let theta: tf.Tensor = param;
+    let g: tf.Tensor = g0;
+    if (this.type === 'AdamW' && this.weightDecay !== 0) theta = tf.mul(theta, 1 - this.lr * this.weightDecay);
+    if (this.type === 'Adam' && this.weightDecay !== 0) g = tf.add(g, tf.mul(theta, this.weightDecay));
+    const m = tf.add(tf.mul(m0, b1), tf.mul(g, 1 - b1));
+    const v = tf.add(tf.mul(v0, b2), tf.mul(tf.square(g), 1 - b2));
+    const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), this.eps);
+    return { m, v, theta: tf.sub(theta, tf.mul(tf.div(m, denom), stepSize)) };
+  }
+
+  /**
+   * The small parameters in one update. A parameter without a gradient this step keeps its value and moments
+   * (PyTorch skips it), through a 0/1 mask; that only happens when a network leaves a parameter unused.
+   */
+  private applyFlat(f: FlatGroup, grads: Record<string, tf.Tensor>): void {
+    const missing = f.params.filter((p) => !grads[p.param.name]);
+    if (missing.length === f.params.length) return;
+    tf.tidy(() => {
+      const g = tf.concat(f.params.map((p) => (grads[p.param.name] ? tf.reshape(grads[p.param.name], [-1]) : tf.zeros([p.size]))));
+      const theta0 = tf.concat(f.params.map((p) => tf.reshape(p.param, [-1])));
+      let { m, v, theta } = this.update(theta0, g, f.m, f.v);
+      if (missing.length) {
+        const keep = tf.concat(f.params.map((p) => (grads[p.param.name] ? tf.ones([p.size]) : tf.zeros([p.size]))));
+        const pick = (updated: tf.Tensor, old: tf.Tensor) => tf.where(tf.cast(keep, 'bool'), updated, old);
+        m = pick(m, f.m);
+        v = pick(v, f.v);
+        theta = pick(theta, theta0);
+      }
+      f.m.assign(m);
+      f.v.assign(v);
+      const parts = tf.split(theta, f.params.map((p) => p.size));
+      f.params.forEach((p, i) => p.param.assign(tf.reshape(parts[i], p.param.shape)));
+    });
   }
 
   state(): OptimizerState {
@@ -104,24 +163,46 @@ export class Adam {
       out.set(`exp_avg.${s.name}`, { shape: s.m.shape.slice(), data: (await s.m.data()) as Float32Array });
       out.set(`exp_avg_sq.${s.name}`, { shape: s.v.shape.slice(), data: (await s.v.data()) as Float32Array });
     }
+    if (this.flat) {
+      const m = (await this.flat.m.data()) as Float32Array;
+      const v = (await this.flat.v.data()) as Float32Array;
+      for (const p of this.flat.params) {
+        out.set(`exp_avg.${p.name}`, { shape: p.param.shape.slice(), data: m.slice(p.offset, p.offset + p.size) });
+        out.set(`exp_avg_sq.${p.name}`, { shape: p.param.shape.slice(), data: v.slice(p.offset, p.offset + p.size) });
+      }
+    }
     return out;
   }
 
   /** Restore what `state()` and `moments()` returned (throws naming the first missing/mismatched tensor). */
   load(state: OptimizerState, moments: StateDict, source = '<optimizer state>'): void {
     if (state.type !== this.type) throw new Error(`${source}: optimizer is ${state.type}, this run uses ${this.type}`);
-    for (const s of this.slots) {
-      for (const [key, target] of [
-        [`exp_avg.${s.name}`, s.m],
-        [`exp_avg_sq.${s.name}`, s.v],
-      ] as const) {
-        const t = moments.get(key);
-        if (!t) throw new Error(`${source}: missing optimizer tensor '${key}'`);
-        if (t.shape.join(',') !== target.shape.join(',')) {
-          throw new Error(`${source}: '${key}' has shape [${t.shape}], the model needs [${target.shape}]`);
-        }
-        tf.tidy(() => target.assign(tf.tensor(t.data, target.shape)));
+    const get = (key: string, shape: number[]) => {
+      const t = moments.get(key);
+      if (!t) throw new Error(`${source}: missing optimizer tensor '${key}'`);
+      if (t.shape.join(',') !== shape.join(',')) throw new Error(`${source}: '${key}' has shape [${t.shape}], the model needs [${shape}]`);
+      return t.data;
+    };
+    // check everything before changing anything
+    const slotData = this.slots.map((s) => [get(`exp_avg.${s.name}`, s.m.shape), get(`exp_avg_sq.${s.name}`, s.v.shape)] as const);
+    let flatData: [Float32Array, Float32Array] | null = null;
+    if (this.flat) {
+      const m = new Float32Array(this.flat.size),
+        v = new Float32Array(this.flat.size);
+      for (const p of this.flat.params) {
+        m.set(get(`exp_avg.${p.name}`, p.param.shape), p.offset);
+        v.set(get(`exp_avg_sq.${p.name}`, p.param.shape), p.offset);
       }
+      flatData = [m, v];
+    }
+    this.slots.forEach((s, i) => {
+      tf.tidy(() => s.m.assign(tf.tensor(slotData[i][0], s.m.shape)));
+      tf.tidy(() => s.v.assign(tf.tensor(slotData[i][1], s.v.shape)));
+    });
+    if (this.flat && flatData) {
+      const f = this.flat;
+      tf.tidy(() => f.m.assign(tf.tensor1d(flatData![0])));
+      tf.tidy(() => f.v.assign(tf.tensor1d(flatData![1])));
     }
     this.step = state.step;
     this.lr = state.lr;
@@ -132,5 +213,7 @@ export class Adam {
       s.m.dispose();
       s.v.dispose();
     }
+    this.flat?.m.dispose();
+    this.flat?.v.dispose();
   }
 }

@@ -59,4 +59,58 @@ describe('Adam / AdamW vs torch.optim', () => {
     expect(Array.from(c[0].dataSync())).toEqual(Array.from(a[0].dataSync()));
     expect(() => optC.load({ ...state, type: 'Adam' }, moments)).toThrow(/AdamW/);
   });
+
+  it('small parameters updated as one flat vector = one by one, bit for bit (also with a parameter left without a gradient)', async () => {
+    const shapes = [[3, 4], [5], [2, 3, 2], [7]];
+    const run = async (flatMaxElements: number, tag: string) => {
+      const vars = shapes.map((s, i) => tf.variable(tf.tensor(det(s, i + 1), s), true, `f_${tag}_${i}`));
+      const opt = new Adam(vars.map((v, i) => [`p${i}`, v] as [string, tf.Variable]), { lr: 3e-2, weightDecay: 1e-2, decoupled: true, flatMaxElements });
+      for (let t = 0; t < 5; t++) {
+        const grads: Record<string, tf.Tensor> = {};
+        shapes.forEach((s, i) => {
+          if (!(t === 2 && i === 1)) grads[vars[i].name] = tf.tensor(det(s, 50 + 10 * t + i, 0.5), s); // p1 unused at step 3
+        });
+        opt.apply(grads);
+        Object.values(grads).forEach((g) => g.dispose());
+      }
+      const values = vars.map((v) => Array.from(v.dataSync()));
+      const moments = await opt.moments();
+      opt.dispose();
+      vars.forEach((v) => v.dispose());
+      return { values, moments };
+    };
+    const one = await run(0, 'one');
+    const flat = await run(1 << 18, 'flat');
+    expect(flat.values).toEqual(one.values);
+    for (const [k, t] of one.moments) expect(Array.from(flat.moments.get(k)!.data), k).toEqual(Array.from(t.data));
+  });
+
+  it('a flat group restores exactly, and load() checks every tensor before changing any', async () => {
+    const shapes = [[3, 4], [5], [300, 1000]]; // the last one is above the flat limit
+    const mk = (tag: string) => shapes.map((s, i) => tf.variable(tf.tensor(det(s, i + 1), s), true, `g_${tag}_${i}`));
+    const named = (vs: tf.Variable[]) => vs.map((v, i) => [`p${i}`, v] as [string, tf.Variable]);
+    const step = (opt: Adam, vs: tf.Variable[], t: number) => {
+      const g = Object.fromEntries(vs.map((v, i) => [v.name, tf.tensor(det(shapes[i], 200 + 10 * t + i, 0.5), shapes[i])]));
+      opt.apply(g);
+      Object.values(g).forEach((x) => x.dispose());
+    };
+    const a = mk('a');
+    const optA = new Adam(named(a), { lr: 1e-2 });
+    for (let t = 0; t < 4; t++) step(optA, a, t);
+    const b = mk('b');
+    const optB = new Adam(named(b), { lr: 1e-2 });
+    for (let t = 0; t < 2; t++) step(optB, b, t);
+    const state = optB.state();
+    const moments = await optB.moments();
+    const c = b.map((v, i) => tf.variable(v.clone(), true, `g_c_${i}`));
+    const optC = new Adam(named(c), { lr: 1e-2 });
+    const bad = new Map(moments);
+    bad.delete('exp_avg_sq.p1');
+    expect(() => optC.load(state, bad)).toThrow(/exp_avg_sq.p1/);
+    optC.load(state, moments);
+    for (let t = 2; t < 4; t++) step(optC, c, t);
+    c.forEach((v, i) => expect(Array.from(v.dataSync())).toEqual(Array.from(a[i].dataSync())));
+    [optA, optB, optC].forEach((o) => o.dispose());
+    [...a, ...b, ...c].forEach((v) => v.dispose());
+  });
 });
