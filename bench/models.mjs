@@ -6,6 +6,7 @@
 // Usage: npm run build && node bench/models.mjs [--configs tiny,full] [--nets vitautoenc,unetr]
 //        [--phases forward,train] [--backends native,wasm] [--full-wasm] [--batch 2] [--repeats 3]
 //        [--repeats-full 3] [--warmup 1] [--json out.json] [--python python3] [--skip-monai] [--timeout-s 1800]
+//        [--timeout-full-s S] [--deadline-s S] [--monai-device cpu|cuda] [--no-tf-peak] [--print-jobs]
 //
 // Configs: tiny32 / tiny48 ("tiny" = both): img 32³ / 48³, patch 16, hidden 96, mlp 384, 4 heads; ViTAutoEnc 4
 // layers, UNETR (12 layers, fixed) feature 16, 14 classes. full: the tutorial's (spec §3.1/§3.2): 96³, ViT-B
@@ -18,6 +19,14 @@
 // optimizer state, activations; the wasm heap is inside it); "tf peak" = tf.profile's peakBytes over one extra step
 // (TF.js's own count of live tensor bytes, logical sizes; it can exceed the RSS). MONAI: resource.getrusage(RUSAGE_SELF).ru_maxrss. MONAI runs bench/monai_models.py with
 // OMP_WAIT_POLICY=PASSIVE (PyTorch's default thread count).
+// webgpu (forced only; see src/backend/select.ts): TF.js's webgpu backend cannot read synchronously in Node, so its
+// steps end with `await data()` of a scalar (forward: the sum of the output; train: the loss), which waits for all
+// GPU work queued before it. Timeouts: --timeout-s per measurement (--timeout-full-s for the full config); the worker
+// prints a partial line after every step, so a measurement that is killed still reports the steps it finished
+// (error 'killed ...', partial: true). --deadline-s: no new measurement starts after that many seconds (recorded as
+// 'skipped (deadline)'), and none runs past it. --monai-device cuda runs MONAI on the GPU (bench/monai_models.py).
+// --print-jobs prints the MONAI jobs of the selection as one JSON list (bench/monai_models.py runs such a list in one
+// process) and exits.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -62,17 +71,36 @@ async function worker(job) {
   const model = net === 'vitautoenc' ? new lib.ViTAutoEnc(cfg) : new lib.UNETR(cfg);
   const shape = [b, ...cfg.img_size, cfg.in_channels ?? 1]; // NDHWC inside ssl3d
   const x = tf.randomUniform(shape);
+  // webgpu: no synchronous reads in Node; a scalar read waits for everything queued before it. A shader that fails
+  // to compile makes the GPU skip work silently: count the device's uncaptured errors (timings are void if any).
+  const gpu = info.name === 'webgpu';
+  const gpuErrors = { n: 0, first: null };
+  if (gpu) {
+    tf.backend().device.addEventListener('uncapturederror', (e) => {
+      gpuErrors.n++;
+      gpuErrors.first ??= String(e.error?.message ?? e).split('\n')[0];
+    });
+  }
   let step;
   if (phase === 'forward') {
     model.eval();
-    step = () => {
-      const y = tf.tidy(() => {
-        const r = model.forward(x);
-        return 'out' in r ? r.out : r;
-      });
-      y.dataSync();
-      y.dispose();
-    };
+    step = gpu
+      ? async () => {
+          const s = tf.tidy(() => {
+            const r = model.forward(x);
+            return tf.sum('out' in r ? r.out : r);
+          });
+          await s.data();
+          s.dispose();
+        }
+      : () => {
+          const y = tf.tidy(() => {
+            const r = model.forward(x);
+            return 'out' in r ? r.out : r;
+          });
+          y.dataSync();
+          y.dispose();
+        };
   } else {
     model.train();
     const named = model.namedParameters().map(([n, p]) => [n, p.variable]);
@@ -87,20 +115,30 @@ async function worker(job) {
       const y = tf.floor(tf.randomUniform([b, ...cfg.img_size, 1], 0, cfg.out_channels));
       lossFn = () => lib.diceCELoss(model.forward(x), y);
     }
-    step = () => {
+    step = async () => {
       const { value, grads } = tf.variableGrads(lossFn, vars);
       opt.apply(grads);
-      value.dataSync();
+      if (gpu) await value.data();
+      else value.dataSync();
       value.dispose();
       tf.dispose(Object.values(grads));
     };
   }
-  for (let i = 0; i < job.warmup; i++) step();
+  const warmupTimes = [];
   const times = [];
+  const partial = () =>
+    process.stdout.write(JSON.stringify({ partial: true, warmup_times: warmupTimes, times, backend: info.name, ...(gpu ? { gpu_errors: gpuErrors.n } : {}) }) + '\n');
+  for (let i = 0; i < job.warmup; i++) {
+    const t = performance.now();
+    await step();
+    warmupTimes.push((performance.now() - t) / 1000);
+    partial();
+  }
   for (let i = 0; i < job.repeats; i++) {
     const t = performance.now();
-    step();
+    await step();
     times.push((performance.now() - t) / 1000);
+    partial();
   }
   const med = [...times].sort((a, c) => a - c)[Math.floor(times.length / 2)];
   const peakRssMb = process.resourceUsage().maxRSS / 1024; // kilobytes → MiB
@@ -108,22 +146,32 @@ async function worker(job) {
   let tfPeakMb = null;
   if (job.tfPeak) {
     tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
-    const prof = await tf.profile(() => step());
+    const prof = await tf.profile(async () => {
+      await step();
+    });
     tfPeakMb = prof.peakBytes / 2 ** 20;
   }
   const result = {
     median_s: med,
     per_sample_s: med / b,
     times,
+    warmup_times: warmupTimes,
     peak_rss_mb: peakRssMb,
     tf_peak_mb: tfPeakMb,
     tf_bytes_after_mb: tfNow.numBytes / 2 ** 20,
     tf_tensors_after: tfNow.numTensors,
     backend: info.name,
+    ...(gpu ? { adapter: adapterInfo(tf), tf_gpu_mb_after: (tfNow.numBytesInGPU ?? 0) / 2 ** 20, gpu_errors: gpuErrors.n, gpu_error_first: gpuErrors.first } : {}),
     optimizer: phase === 'train' ? adamSource : undefined,
     params: model.numParameters(),
   };
   process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+/** The WebGPU adapter's vendor/architecture/description (what Dawn picked). */
+function adapterInfo(tf) {
+  const a = tf.backend().adapterInfo ?? {};
+  return [a.vendor, a.architecture, a.description ?? a.device].filter(Boolean).join(' / ');
 }
 
 /** PyTorch's Adam/AdamW update, used when this build of ssl3d has no optimizer yet (same op count per parameter). */
@@ -162,15 +210,18 @@ function InlineAdam(tf) {
 
 // ---------------------------------------------------------------------------------------------------- driver ----
 function runJob(cmd, argv, env, timeoutS) {
+  if (!(timeoutS > 0)) return { error: 'skipped (deadline)' };
   const t = performance.now();
-  const p = spawnSync(cmd, argv, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
+  const p = spawnSync(cmd, argv, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: timeoutS * 1000, killSignal: 'SIGKILL', maxBuffer: 64 << 20 });
   const wall = (performance.now() - t) / 1000;
-  const line = (p.stdout || '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  const lines = (p.stdout || '').trim().split('\n').filter((l) => l.startsWith('{'));
+  const line = lines.filter((l) => !l.startsWith('{"partial"')).pop();
   if (p.status !== 0 || !line) {
     const why = p.error?.code === 'ETIMEDOUT' || p.signal ? `killed (${p.signal ?? 'timeout'}) after ${wall.toFixed(0)} s` : `exit ${p.status}`;
     const tail = (p.stderr || '').trim().split('\n').slice(-3).join(' | ');
     process.stderr.write(`  failed: ${why}${tail ? ': ' + tail : ''}\n`);
-    return { error: why };
+    const last = lines.filter((l) => l.startsWith('{"partial"')).pop();
+    return last ? { ...JSON.parse(last), error: why } : { error: why };
   }
   return JSON.parse(line);
 }
@@ -191,7 +242,22 @@ async function main() {
   const warmup = Number(opt('--warmup', 1));
   const python = opt('--python', 'python3');
   const timeoutS = Number(opt('--timeout-s', 1800));
+  const timeoutFullS = Number(opt('--timeout-full-s', timeoutS));
+  const deadline = performance.now() / 1000 + Number(opt('--deadline-s', Infinity));
+  const budget = (cap) => Math.min(cap, Math.floor(deadline - performance.now() / 1000));
+  const monaiDevice = opt('--monai-device', 'cpu');
   const tfPeak = !flag('--no-tf-peak');
+  if (flag('--print-jobs')) {
+    const jobs = [];
+    for (const config of configs)
+      for (const net of nets)
+        for (const phase of phases) {
+          const reps = config === 'full' ? repeatsFull : repeats;
+          jobs.push({ config, net, args: CONFIGS[config][net], phase, batch, repeats: reps, warmup, ...(monaiDevice === 'cpu' ? {} : { device: monaiDevice }) });
+        }
+    console.log(JSON.stringify(jobs));
+    return;
+  }
   const load0 = os.loadavg();
   const rows = [];
   for (const config of configs) {
@@ -200,14 +266,16 @@ async function main() {
         const cfg = CONFIGS[config][net];
         const reps = config === 'full' ? repeatsFull : repeats;
         const job = { net, args: cfg, phase, batch, repeats: reps, warmup };
+        const cap = config === 'full' ? timeoutFullS : timeoutS;
         let monai = null;
         if (!flag('--skip-monai')) {
-          process.stderr.write(`${config} ${net} ${phase}: MONAI...\n`);
-          monai = runJob(python, [path.join(root, 'bench/monai_models.py'), JSON.stringify(job)], { OMP_WAIT_POLICY: 'PASSIVE' }, timeoutS);
+          process.stderr.write(`${config} ${net} ${phase}: MONAI${monaiDevice === 'cpu' ? '' : ` (${monaiDevice})`}...\n`);
+          const mjob = monaiDevice === 'cpu' ? job : { ...job, device: monaiDevice };
+          monai = runJob(python, [path.join(root, 'bench/monai_models.py'), JSON.stringify(mjob)], { OMP_WAIT_POLICY: 'PASSIVE' }, budget(cap));
         }
         for (const backend of config === 'full' ? fullBackends : backends) {
           process.stderr.write(`${config} ${net} ${phase}: ssl3d ${backend}...\n`);
-          const ours = runJob(process.execPath, [self, '--worker', JSON.stringify({ ...job, backend, tfPeak })], {}, timeoutS);
+          const ours = runJob(process.execPath, [self, '--worker', JSON.stringify({ ...job, backend, tfPeak: tfPeak && backend !== 'webgpu' })], {}, budget(cap));
           rows.push({ config, net, phase, backend, batch, repeats: reps, ssl3d: ours, monai });
         }
       }
@@ -225,7 +293,7 @@ async function main() {
   console.log('| config | network | phase | backend | ssl3d s/sample | MONAI s/sample | ratio | ssl3d peak RSS | ssl3d tf peak | MONAI peak RSS |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    const o = r.ssl3d.error ? null : r.ssl3d;
+    const o = r.ssl3d.error || !r.ssl3d.median_s ? null : r.ssl3d;
     const m = r.monai && !r.monai.error ? r.monai : null;
     const ratio = o && m ? `${(o.per_sample_s / m.per_sample_s).toFixed(1)}×` : '–';
     console.log(

@@ -13,7 +13,13 @@ train:   model.train(); ViTAutoEnc: the tutorial's step (ssl_train.ipynb) on two
              backward, AdamW(lr=1e-4, weight_decay=1e-5).step() (ssl_finetune.ipynb).
 Times are wall-clock seconds per step (median over `repeats` after `warmup` untimed steps); per_sample = / batch.
 peak_rss_mb = resource.getrusage(RUSAGE_SELF).ru_maxrss of this process (model, optimizer state and the steps).
-Run with OMP_WAIT_POLICY=PASSIVE (bench/models.mjs does)."""
+Run with OMP_WAIT_POLICY=PASSIVE (bench/models.mjs does).
+
+"device": "cuda" (default "cpu") puts the model and data on the GPU; every step ends with torch.cuda.synchronize()
+inside the timing, and cuda_peak_mb = torch.cuda.max_memory_allocated over the warm-up and timed steps (the peak
+statistics are reset at the start of each job). The argument may also be a JSON list of jobs: they run one after
+the other in this process (one JSON line each; on cuda this saves the interpreter/CUDA start per job; on cpu the
+peak RSS is then cumulative)."""
 import json
 import resource
 import sys
@@ -23,17 +29,22 @@ import warnings
 warnings.filterwarnings("ignore")
 
 
-def main():
-    cfg = json.loads(sys.argv[1])
+def run(cfg):
     import torch
     from monai.losses import ContrastiveLoss, DiceCELoss
     from monai.networks.nets import UNETR, ViTAutoEnc
 
     torch.manual_seed(0)
+    dev = torch.device(cfg.get("device", "cpu"))
+    cuda = dev.type == "cuda"
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(dev)
+    sync = (lambda: torch.cuda.synchronize(dev)) if cuda else (lambda: None)
     net, args, phase, b = cfg["net"], cfg["args"], cfg["phase"], int(cfg["batch"])
-    model = (ViTAutoEnc if net == "vitautoenc" else UNETR)(**args)
+    model = (ViTAutoEnc if net == "vitautoenc" else UNETR)(**args).to(dev)
     shape = (b, args.get("in_channels", 1), *args["img_size"])
-    x = torch.rand(shape)
+    x = torch.rand(shape, device=dev)
 
     if phase == "forward":
         model.eval()
@@ -44,7 +55,7 @@ def main():
             return y[0] if isinstance(y, tuple) else y
     elif net == "vitautoenc":
         model.train()
-        x2, gt = torch.rand(shape), torch.rand(shape)
+        x2, gt = torch.rand(shape, device=dev), torch.rand(shape, device=dev)
         l1, cl_loss = torch.nn.L1Loss(), ContrastiveLoss(temperature=0.05)
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
@@ -60,7 +71,7 @@ def main():
             return loss
     else:
         model.train()
-        y = torch.randint(0, args["out_channels"], (b, 1, *args["img_size"])).float()
+        y = torch.randint(0, args["out_channels"], (b, 1, *args["img_size"]), device=dev).float()
         loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-5)
 
@@ -71,18 +82,43 @@ def main():
             opt.step()
             return loss
 
+    warmup_times = []
     for _ in range(int(cfg.get("warmup", 1))):
+        t = time.perf_counter()
         step()
+        sync()
+        warmup_times.append(time.perf_counter() - t)
     times = []
     for _ in range(int(cfg["repeats"])):
         t = time.perf_counter()
         step()
+        sync()
         times.append(time.perf_counter() - t)
     med = sorted(times)[len(times) // 2]
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     n_params = sum(p.numel() for p in model.parameters())
-    print(json.dumps({"median_s": med, "per_sample_s": med / b, "times": times, "peak_rss_mb": rss_kb / 1024,
-                      "threads": torch.get_num_threads(), "torch": torch.__version__, "params": n_params}))
+    out = {"median_s": med, "per_sample_s": med / b, "times": times, "peak_rss_mb": rss_kb / 1024,
+           "threads": torch.get_num_threads(), "torch": torch.__version__, "params": n_params}
+    if cuda:
+        import monai
+
+        out.update(device=torch.cuda.get_device_name(dev), warmup_times=warmup_times, monai=monai.__version__,
+                   cuda_peak_mb=torch.cuda.max_memory_allocated(dev) / 2**20)
+    return out
+
+
+def main():
+    cfg = json.loads(sys.argv[1])
+    for job in cfg if isinstance(cfg, list) else [cfg]:
+        try:
+            out = run(job)
+        except Exception as e:  # one failing job (e.g. out of memory) must not lose the others of a list
+            if not isinstance(cfg, list):
+                raise
+            out = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"}
+        if isinstance(cfg, list):
+            out["job"] = {k: job.get(k) for k in ("config", "net", "phase", "batch", "device")}
+        print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
  * - 'conv': 3³ convolutions → Conv3D and its two gradient kernels;
  * - 'matmul': dense and batched products → BatchMatMulV2 with its transpose flags (no materialised transposes, no
  *   per-batch loop).
- * Each is tested against PyTorch on every backend (test/nn/ops*.test.ts run on native too).
+ * Each is tested against PyTorch on every backend (test/nn/ops*.test.ts run on native too; webgpu by the GPU op check).
  *
  * `SSL3D_NATIVE_KERNELS=0` (or `none`) turns all of them off, `SSL3D_NATIVE_KERNELS=conv` keeps only the listed ones;
  * the older `SSL3D_NATIVE_CONV=0` still turns off the convolutions.
@@ -16,7 +16,8 @@ import * as tf from '@tensorflow/tfjs';
 
 export type KernelFamily = 'conv' | 'matmul';
 
-const NATIVE_BACKENDS = new Set(['tensorflow', 'tensorflow-gpu']);
+/** Backends whose own Conv3D (+ gradients) and MatMul are correct and fast (webgpu: checked by scripts/gpu/opcheck.mjs). */
+const NATIVE_BACKENDS = new Set(['tensorflow', 'tensorflow-gpu', 'webgpu']);
 
 export function nativeKernels(family: KernelFamily, env: NodeJS.ProcessEnv = process.env): boolean {
   if (!NATIVE_BACKENDS.has(tf.getBackend())) return false;
