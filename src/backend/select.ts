@@ -73,7 +73,7 @@ const CANDIDATES: Candidate[] = [
     tfBackend: 'wasm',
     load: () => {
       require('@tensorflow/tfjs-backend-wasm');
-      enableWasmThreads(); // multi-threaded XNNPACK in Node (SSL3D_WASM_THREADS=1: single-threaded)
+      enableWasmThreads(); // multi-threaded XNNPACK in Node when SSL3D_WASM_THREADS asks (default single-threaded)
       return require('@tensorflow/tfjs') as Tf;
     },
     hint: 'reinstall the project dependencies (npm install)',

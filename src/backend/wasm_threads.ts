@@ -60,12 +60,16 @@ export interface WasmThreadInfo {
 export function requestedWasmThreads(env: NodeJS.ProcessEnv = process.env): { threads: number; reason: string; warning?: string } {
   const os = require('node:os') as typeof import('node:os');
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  const auto = { threads: Math.max(1, Math.min(cores, MAX_THREADS)), reason: `${cores} CPU core(s)` };
+  const auto = { threads: Math.max(1, Math.min(cores, MAX_THREADS)), reason: `${WASM_THREADS_ENV}=auto: ${cores} CPU core(s)` };
+  // Single-threaded unless asked: threads only pay off for large matmuls, and a busy core makes every threaded kernel
+  // wait (a UNETR wasm test went from 29 s to 93 s with one other busy process on 2 cores).
+  const single = { threads: 1, reason: `single-threaded by default (${WASM_THREADS_ENV}=auto or N for threads)` };
   const raw = env[WASM_THREADS_ENV]?.trim().toLowerCase();
-  if (!raw || raw === 'auto' || raw === '0') return auto;
+  if (!raw) return single;
+  if (raw === 'auto' || raw === '0') return auto;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) {
-    return { ...auto, warning: `${WASM_THREADS_ENV}=${raw} is not a thread count (a whole number, 1 = single-threaded); using ${auto.threads}` };
+    return { ...single, warning: `${WASM_THREADS_ENV}=${raw} is not a thread count (a whole number, or auto); using 1` };
   }
   return { threads: Math.min(n, MAX_THREADS), reason: `${WASM_THREADS_ENV}=${raw}` };
 }

@@ -36,12 +36,18 @@ function cases(): tf.Tensor[] {
 }
 const hex = (t: tf.Tensor) => Buffer.from((t.dataSync() as Float32Array).buffer).toString('hex');
 
+// Threads are opt-in; this file tests the threaded backend (read when the backend starts, in beforeAll).
+process.env.SSL3D_WASM_THREADS ??= '2';
+
 beforeAll(async () => {
   expect(await tf.setBackend('wasm')).toBe(true);
 });
 
 describe('multi-threaded wasm backend', () => {
-  it('runs with the threads it asked for (SSL3D_WASM_THREADS, default the CPU count)', () => {
+  it('runs with the threads it asked for (SSL3D_WASM_THREADS; single-threaded when unset)', () => {
+    expect(requestedWasmThreads({}).threads).toBe(1);
+    expect(requestedWasmThreads({ SSL3D_WASM_THREADS: '3' }).threads).toBe(3);
+    expect(requestedWasmThreads({ SSL3D_WASM_THREADS: 'x' }).warning).toMatch(/not a thread count/);
     const info = wasmThreadInfo();
     expect(info.requested).toBe(requestedWasmThreads().threads);
     expect(info.threads, info.reason).toBe(info.requested);
