@@ -14,6 +14,30 @@ function triple(v: number | readonly number[], name: string): [number, number, n
   return [t[0], t[1], t[2]];
 }
 
+/** The crop of `size` centred on `center` (centres already corrected to lie inside). */
+function cropAtCenter(v: Volume, center: readonly number[], size: readonly number[]): Volume {
+  const start = centerCropStart(center, size);
+  return cropOrPad(v, start, start.map((x, i) => x + size[i]));
+}
+
+/** The label (required) and image (optional) volumes a label-driven crop samples its centres from. */
+function labelAndImage(d: Data, transform: string, labelKey: string, imageKey?: string): [Volume, Volume | undefined] {
+  const label = d[labelKey] as Volume | undefined;
+  if (!label) throw new ArgumentError(`${transform}: label key '${labelKey}' is missing from the data`);
+  return [label, imageKey ? (d[imageKey] as Volume) : undefined];
+}
+
+/** One dict per centre, every key cropped alike, with the draw recorded (centre + `draw(i)`). */
+function cropsAtCenters(d: Data, keys: string[], centers: number[][], size: readonly number[], draw: (i: number) => Record<string, unknown>): Data[] {
+  return centers.map((center, i) => {
+    const out: Data = { ...d };
+    for (const k of keys) out[k] = cropAtCenter(d[k] as Volume, center, size);
+    const { transform, ...rest } = draw(i);
+    recordDraw(out, { transform: transform as string, center, ...rest });
+    return out;
+  });
+}
+
 export interface RandSpatialCropSamplesOptions {
   roiSize: number | [number, number, number];
   numSamples: number;
@@ -150,8 +174,7 @@ export class RandCropByPosNegLabel extends Randomizable {
   }
 
   crop(v: Volume, center: readonly number[]): Volume {
-    const start = centerCropStart(center, this.spatialSize);
-    return cropOrPad(v, start, start.map((x, i) => x + this.spatialSize[i]));
+    return cropAtCenter(v, center, this.spatialSize);
   }
 }
 
@@ -167,17 +190,9 @@ export class RandCropByPosNegLabeld extends RandomMapTransform<RandCropByPosNegL
     this.imageKey = opts.imageKey;
   }
   call(d: Data): Data[] {
-    const label = d[this.labelKey] as Volume | undefined;
-    if (!label) throw new ArgumentError(`RandCropByPosNegLabeld: label key '${this.labelKey}' is missing from the data`);
-    const image = this.imageKey ? (d[this.imageKey] as Volume) : undefined;
+    const [label, image] = labelAndImage(d, 'RandCropByPosNegLabeld', this.labelKey, this.imageKey);
     const { centers, positive } = this.t.randomize(label, image);
-    const keys = this.presentKeys(d);
-    return centers.map((center, i) => {
-      const out: Data = { ...d };
-      for (const k of keys) out[k] = this.t.crop(d[k] as Volume, center);
-      recordDraw(out, { transform: 'RandCropByPosNegLabeld', center, positive: positive[i] });
-      return out;
-    });
+    return cropsAtCenters(d, this.presentKeys(d), centers, this.t.spatialSize, (i) => ({ transform: 'RandCropByPosNegLabeld', positive: positive[i] }));
   }
 }
 
@@ -275,8 +290,7 @@ export class RandCropByLabelClasses extends Randomizable {
   }
 
   crop(v: Volume, center: readonly number[]): Volume {
-    const start = centerCropStart(center, this.spatialSize);
-    return cropOrPad(v, start, start.map((x, i) => x + this.spatialSize[i]));
+    return cropAtCenter(v, center, this.spatialSize);
   }
 }
 
@@ -292,16 +306,8 @@ export class RandCropByLabelClassesd extends RandomMapTransform<RandCropByLabelC
     this.imageKey = opts.imageKey;
   }
   call(d: Data): Data[] {
-    const label = d[this.labelKey] as Volume | undefined;
-    if (!label) throw new ArgumentError(`RandCropByLabelClassesd: label key '${this.labelKey}' is missing from the data`);
-    const image = this.imageKey ? (d[this.imageKey] as Volume) : undefined;
+    const [label, image] = labelAndImage(d, 'RandCropByLabelClassesd', this.labelKey, this.imageKey);
     const { centers, classes } = this.t.randomize(label, image);
-    const keys = this.presentKeys(d);
-    return centers.map((center, i) => {
-      const out: Data = { ...d };
-      for (const k of keys) out[k] = this.t.crop(d[k] as Volume, center);
-      recordDraw(out, { transform: 'RandCropByLabelClassesd', center, class: classes[i] });
-      return out;
-    });
+    return cropsAtCenters(d, this.presentKeys(d), centers, this.t.spatialSize, (i) => ({ transform: 'RandCropByLabelClassesd', class: classes[i] }));
   }
 }
