@@ -12,6 +12,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { BackendError } from '../errors';
+import { registerWasmKernels, wasmKernelsWanted } from './wasm_kernels';
 import { enableWasmThreads } from './wasm_threads';
 import { loadWebGpu } from './webgpu';
 
@@ -74,6 +75,7 @@ const CANDIDATES: Candidate[] = [
     load: () => {
       require('@tensorflow/tfjs-backend-wasm');
       enableWasmThreads(); // multi-threaded XNNPACK in Node when SSL3D_WASM_THREADS asks (default single-threaded)
+      if (wasmKernelsWanted()) registerWasmKernels(); // faster slice/split/concat/transpose (SSL3D_WASM_KERNELS=0: TF.js's own)
       return require('@tensorflow/tfjs') as Tf;
     },
     hint: 'reinstall the project dependencies (npm install)',

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { registerWasmKernels } from '../../src/backend/wasm_kernels';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,9 @@ import { fromTorch, toTorch } from '../../src/io/checkpoint/layout';
 import { ContrastiveLoss, DiceCELoss, SSL_TEMPERATURE, contrastiveLoss, diceCELoss, l1Loss, regularizedSslLoss } from '../../src/losses';
 import { det } from '../helpers/det';
 import { FIXTURES } from '../helpers/paths';
+
+// the wasm backend as the library starts it (src/backend/select.ts): with ssl3d's data-movement kernels
+registerWasmKernels();
 
 interface Spec {
   shape: number[];

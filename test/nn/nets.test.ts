@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-wasm';
+import { registerWasmKernels } from '../../src/backend/wasm_kernels';
 import { availableBackends } from '../../src/backend/select';
 import { decodeSafetensors } from '../../src/io/checkpoint/safetensors';
 import { fromTorch, toTorch } from '../../src/io/checkpoint/layout';
@@ -15,6 +16,9 @@ import { UNETR, ViTAutoEnc, type Module } from '../../src/nn';
 import { FIXTURES } from '../helpers/paths';
 import { Adam } from '../../src/train/optim';
 import { diceCELoss } from '../../src/losses';
+
+// the wasm backend as the library starts it (src/backend/select.ts): with ssl3d's data-movement kernels
+registerWasmKernels();
 
 const DIR = path.join(FIXTURES, 'nets');
 const index = JSON.parse(readFileSync(path.join(DIR, 'index.json'), 'utf8'));

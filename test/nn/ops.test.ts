@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { registerWasmKernels } from '../../src/backend/wasm_kernels';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,9 @@ import { fromTorch, toTorch, type TorchKind } from '../../src/io/checkpoint/layo
 import * as ops from '../../src/nn/ops';
 import { det, sampleIndices } from '../helpers/det';
 import { FIXTURES } from '../helpers/paths';
+
+// the wasm backend as the library starts it (src/backend/select.ts): with ssl3d's data-movement kernels
+registerWasmKernels();
 
 interface Spec {
   shape: number[];
