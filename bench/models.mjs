@@ -33,6 +33,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { helpIfAsked } from './help.mjs';
 
 const require = createRequire(import.meta.url);
 const self = fileURLToPath(import.meta.url);
@@ -40,6 +41,7 @@ const root = path.resolve(path.dirname(self), '..');
 const args = process.argv.slice(2);
 const opt = (name, def) => (args.includes(name) ? args[args.indexOf(name) + 1] : def);
 const flag = (name) => args.includes(name);
+helpIfAsked(import.meta.url, args);
 
 const tinyVit = (n) => ({ in_channels: 1, img_size: [n, n, n], patch_size: [16, 16, 16], proj_type: 'conv', hidden_size: 96, mlp_dim: 384, num_layers: 4, num_heads: 4 });
 const tinyUnetr = (n) => ({ in_channels: 1, out_channels: 14, img_size: [n, n, n], feature_size: 16, hidden_size: 96, mlp_dim: 384, num_heads: 4, proj_type: 'conv', norm_name: 'instance', res_block: true, dropout_rate: 0.0 });

@@ -7,10 +7,12 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { helpIfAsked } from './help.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
+helpIfAsked(import.meta.url, args);
 const opt = (name, def) => (args.includes(name) ? args[args.indexOf(name) + 1] : def);
 const repeats = Number(opt('--repeats', 3));
 const python = opt('--python', 'python3');

@@ -44,6 +44,8 @@ export function simplifyBox(shape: readonly number[], srcStrides: readonly numbe
 }
 
 const SET_MIN = 32;
+/** Tile edge for transpose-like copies. */
+const T = 32;
 
 export function stridedCopy(
   src: NumericArray,
@@ -69,6 +71,7 @@ export function stridedCopy(
     d2 = r >= 2 ? ds[r - 2] : 0;
   const contiguousRows = s1 === 1 && d1 === 1;
   const useSet = contiguousRows && n1 >= SET_MIN;
+  const tiled = !contiguousRows && n1 >= T && n2 >= T && Math.abs(s2) < Math.abs(s1);
   const outer = r - 2;
   const idx = new Array<number>(Math.max(outer, 0)).fill(0);
   let so = srcOffset,
@@ -77,7 +80,21 @@ export function stridedCopy(
     // innermost two dims
     let sj = so,
       dj = dOff;
-    for (let j = 0; j < n2; j++, sj += s2, dj += d2) {
+    if (tiled) {
+      // transpose-like: rows of dst read src with a large stride; blocks of T×T keep the touched lines in cache
+      for (let j0 = 0; j0 < n2; j0 += T) {
+        const j1 = Math.min(j0 + T, n2);
+        for (let k0 = 0; k0 < n1; k0 += T) {
+          const k1 = Math.min(k0 + T, n1);
+          for (let j = j0; j < j1; j++) {
+            let sk = so + j * s2 + k0 * s1,
+              dk = dOff + j * d2 + k0 * d1;
+            if (d1 === 1) for (let k = k0; k < k1; k++, sk += s1) dst[dk++] = src[sk];
+            else for (let k = k0; k < k1; k++, sk += s1, dk += d1) dst[dk] = src[sk];
+          }
+        }
+      }
+    } else for (let j = 0; j < n2; j++, sj += s2, dj += d2) {
       if (useSet) {
         dst.set(src.subarray(sj, sj + n1), dj);
       } else if (contiguousRows) {

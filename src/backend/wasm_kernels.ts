@@ -14,7 +14,7 @@
  * On by default once the wasm backend is loaded through ./select; `SSL3D_WASM_KERNELS=0` keeps TF.js's own.
  */
 import * as tf from '@tensorflow/tfjs';
-import { rowMajorStrides, stridedCopy, type NumericArray } from './strided_copy';
+import { rowMajorStrides, simplifyBox, stridedCopy, type NumericArray } from './strided_copy';
 
 type Info = { dataId: object; shape: number[]; dtype: tf.DataType };
 interface WasmBackendLike {
@@ -132,8 +132,16 @@ const transpose: KernelFn = (args) => {
   if (!COPYABLE.has(x.dtype)) return original('Transpose', args);
   const outShape = perm.map((p) => x.shape[p]);
   const xs = rowMajorStrides(x.shape);
+  const srcStrides = perm.map((p) => xs[p]);
+  const outStrides = rowMajorStrides(outShape);
+  const [sh, ss] = simplifyBox(outShape, srcStrides, outStrides);
+  if (sh.length === 2 && ss[0] === 1 && ss[1] === sh[0]) {
+    // a plain matrix transpose once dims are merged: TF.js's C++ kernel does these ~1.5× faster than a JS loop
+    const out = original('Transpose', { ...args, inputs: { x: { ...x, shape: [sh[1], sh[0]] } }, attrs: { perm: [1, 0] } }) as Info;
+    return { ...out, shape: outShape };
+  }
   const out = args.backend.makeOutput(outShape, x.dtype);
-  stridedCopy(args.backend.typedArrayFromHeap(x), 0, perm.map((p) => xs[p]), args.backend.typedArrayFromHeap(out), 0, rowMajorStrides(outShape), outShape);
+  stridedCopy(args.backend.typedArrayFromHeap(x), 0, srcStrides, args.backend.typedArrayFromHeap(out), 0, outStrides, outShape);
   return out;
 };
 
