@@ -18,12 +18,13 @@ export function convTranspose3d(x: tf.Tensor5D, w: tf.Tensor5D, b?: tf.Tensor1D,
     if (kh !== k || kw !== k || (stride !== undefined && stride !== k)) {
       throw new Error(`convTranspose3d: only kernel = stride (cubic) is supported, got kernel [${kd},${kh},${kw}] stride ${stride}`);
     }
-    const y = matmul2d(tf.reshape(x, [B * X * Y * Z, C]) as tf.Tensor2D, tf.reshape(w, [C, k * k * k * cout]) as tf.Tensor2D);
+    let y: tf.Tensor = matmul2d(tf.reshape(x, [B * X * Y * Z, C]) as tf.Tensor2D, tf.reshape(w, [C, k * k * k * cout]) as tf.Tensor2D);
+    // the bias on rows of Cout before the interleave: its gradient is then a column sum of a 2-D tensor (a fast
+    // reduction on every backend) instead of a sum over four axes of the 5-D output
+    if (b) y = tf.add(tf.reshape(y, [-1, cout]), b);
     // [B, X, Y, Z, k, k, k, Cout] → [B, X, k, Y, k, Z, k, Cout]; merge (Z, k, k, Cout) pairs to stay ≤ rank 6
     const blocks = tf.reshape(y, [B * X, Y, Z, k, k, k * cout]);
     const inter = tf.transpose(blocks, [0, 3, 1, 4, 2, 5]); // [B·X, k, Y, k, Z, k·Cout]
-    let out = tf.reshape(inter, [B, X * k, Y * k, Z * k, cout]) as tf.Tensor5D;
-    if (b) out = tf.add(out, b);
-    return out;
+    return tf.reshape(inter, [B, X * k, Y * k, Z * k, cout]) as tf.Tensor5D;
   });
 }
