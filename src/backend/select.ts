@@ -12,6 +12,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { BackendError } from '../errors';
+import { registerNativeReshape } from './native_kernels';
 import { registerWasmKernels, wasmKernelsWanted } from './wasm_kernels';
 import { enableWasmThreads } from './wasm_threads';
 import { loadWebGpu } from './webgpu';
@@ -58,14 +59,24 @@ const CANDIDATES: Candidate[] = [
     name: 'native-gpu',
     pkg: '@tensorflow/tfjs-node-gpu',
     tfBackend: 'tensorflow',
-    load: () => (quietTensorFlow(), require('@tensorflow/tfjs-node-gpu') as Tf),
+    load: () => {
+      quietTensorFlow();
+      const tf = require('@tensorflow/tfjs-node-gpu') as Tf;
+      registerNativeReshape('tensorflow-gpu'); // reused shape tensors (SSL3D_NATIVE_KERNELS without `reshape`: off)
+      return tf;
+    },
     hint: 'install @tensorflow/tfjs-node-gpu (needs a CUDA machine; see README "Backends")',
   },
   {
     name: 'native',
     pkg: '@tensorflow/tfjs-node',
     tfBackend: 'tensorflow',
-    load: () => (quietTensorFlow(), require('@tensorflow/tfjs-node') as Tf),
+    load: () => {
+      quietTensorFlow();
+      const tf = require('@tensorflow/tfjs-node') as Tf;
+      registerNativeReshape('tensorflow'); // reused shape tensors (SSL3D_NATIVE_KERNELS without `reshape`: off)
+      return tf;
+    },
     hint: 'install @tensorflow/tfjs-node (see README "Backends" for the offline route)',
   },
   {

@@ -13,6 +13,7 @@
  * the older `SSL3D_NATIVE_CONV=0` still turns off the convolutions.
  */
 import * as tf from '@tensorflow/tfjs';
+import { nativeFamilyWanted } from '../../backend/kernel_env';
 
 export type KernelFamily = 'conv' | 'matmul';
 
@@ -21,9 +22,5 @@ const NATIVE_BACKENDS = new Set(['tensorflow', 'tensorflow-gpu', 'webgpu']);
 
 export function nativeKernels(family: KernelFamily, env: NodeJS.ProcessEnv = process.env): boolean {
   if (!NATIVE_BACKENDS.has(tf.getBackend())) return false;
-  if (family === 'conv' && env.SSL3D_NATIVE_CONV === '0') return false;
-  const v = env.SSL3D_NATIVE_KERNELS?.trim().toLowerCase();
-  if (!v || v === 'all' || v === '1') return true;
-  if (v === '0' || v === 'none') return false;
-  return v.split(',').map((s) => s.trim()).includes(family);
+  return nativeFamilyWanted(family, env);
 }

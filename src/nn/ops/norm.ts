@@ -8,9 +8,10 @@ import { customOp } from './custom';
 function normalize(axes: number[], eps: number) {
   return customOp(([x], save) => {
     const { xhat, rstd } = tf.tidy(() => {
-      const { mean, variance } = tf.moments(x, axes, true);
-      const r = tf.rsqrt(tf.add(variance, eps));
-      return { xhat: tf.mul(tf.sub(x, mean), r), rstd: r };
+      // not tf.moments: it adds a Cast, an Identity and a second subtraction (each a kernel dispatch on native)
+      const d = tf.sub(x, tf.mean(x, axes, true));
+      const r = tf.rsqrt(tf.add(tf.mean(tf.square(d), axes, true), eps));
+      return { xhat: tf.mul(d, r), rstd: r };
     });
     save([xhat, rstd]);
     return {
