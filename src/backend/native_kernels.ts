@@ -1,18 +1,24 @@
 /**
- * A cheaper Reshape for the native TensorFlow backend (`@tensorflow/tfjs-node`/`-gpu`).
+ * Cheaper Reshape and Cast for the native TensorFlow backend (`@tensorflow/tfjs-node`/`-gpu`).
  *
  * tfjs-node runs every reshape as TensorFlow's Reshape op with the target shape passed as a fresh int32 tensor,
  * created from JavaScript and disposed again each time. A training step of the small presets runs ~600 reshapes
  * (linear layers flatten to 2-D and back, forward and backward), and eager dispatch dominates such steps. Here the
  * shape tensors are made once per distinct shape, directly in the backend (outside TF.js's tensor accounting, so
  * `tf.memory()` and the leak tests do not see them), and reused: 40 → 27 µs per reshape measured.
- * Same op, same result; `SSL3D_NATIVE_KERNELS` without `reshape` (e.g. `conv,matmul` or `0`) keeps tfjs-node's own.
+ *
+ * tfjs-node also runs a Cast op for a cast to the tensor's own dtype, and TF.js's Multiply gradient casts both
+ * operands to float32: ~250 such no-op casts per UNETR small-preset step. Here a same-dtype cast returns the input
+ * (as tfjs-node's Identity does: one more reference to the same tensor handle); other casts run as before.
+ *
+ * Same results; `SSL3D_NATIVE_KERNELS` without `reshape` / `cast` (e.g. `conv,matmul` or `0`) keeps tfjs-node's own.
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeFamilyWanted } from './kernel_env';
 
 type Info = { dataId: object; shape: number[]; dtype: tf.DataType };
 interface NodeBackendLike {
+  incRef(dataId: object): void;
   write(values: Int32Array, shape: number[], dtype: 'int32'): object;
   executeSingleOutput(name: string, attrs: unknown[], inputs: Info[]): Info;
 }
@@ -23,6 +29,24 @@ interface NodeBackendModule {
 /** Distinct shapes kept (a few hundred in a real run); past this, shapes are made per call as tfjs-node does. */
 const MAX_SHAPES = 4096;
 const registered = new Set<string>();
+const castRegistered = new Set<string>();
+
+/** Same-dtype casts return the input (one more reference); idempotent. */
+export function registerNativeCast(backendName: 'tensorflow' | 'tensorflow-gpu', env: NodeJS.ProcessEnv = process.env): boolean {
+  if (castRegistered.has(backendName) || !nativeFamilyWanted('cast', env)) return castRegistered.has(backendName);
+  const original = tf.getKernel('Cast', backendName);
+  if (!original) return false;
+  const kernelFunc = (args: { inputs: { x: Info }; attrs: { dtype: tf.DataType }; backend: NodeBackendLike }): Info => {
+    const { x } = args.inputs;
+    if (x.dtype !== args.attrs.dtype) return (original.kernelFunc as unknown as (a: typeof args) => Info)(args);
+    args.backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  tf.unregisterKernel('Cast', backendName);
+  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  castRegistered.add(backendName);
+  return true;
+}
 
 export function registerNativeReshape(backendName: 'tensorflow' | 'tensorflow-gpu', env: NodeJS.ProcessEnv = process.env): boolean {
   if (registered.has(backendName) || !nativeFamilyWanted('reshape', env)) return registered.has(backendName);

@@ -12,7 +12,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { BackendError } from '../errors';
-import { registerNativeReshape } from './native_kernels';
+import { registerNativeCast, registerNativeReshape } from './native_kernels';
 import { registerWasmKernels, wasmKernelsWanted } from './wasm_kernels';
 import { enableWasmThreads } from './wasm_threads';
 import { loadWebGpu } from './webgpu';
@@ -62,7 +62,8 @@ const CANDIDATES: Candidate[] = [
     load: () => {
       quietTensorFlow();
       const tf = require('@tensorflow/tfjs-node-gpu') as Tf;
-      registerNativeReshape('tensorflow-gpu'); // reused shape tensors (SSL3D_NATIVE_KERNELS without `reshape`: off)
+      registerNativeReshape('tensorflow-gpu'); // reused shape tensors, no-op casts skipped (./native_kernels.ts)
+      registerNativeCast('tensorflow-gpu');
       return tf;
     },
     hint: 'install @tensorflow/tfjs-node-gpu (needs a CUDA machine; see README "Backends")',
@@ -74,7 +75,8 @@ const CANDIDATES: Candidate[] = [
     load: () => {
       quietTensorFlow();
       const tf = require('@tensorflow/tfjs-node') as Tf;
-      registerNativeReshape('tensorflow'); // reused shape tensors (SSL3D_NATIVE_KERNELS without `reshape`: off)
+      registerNativeReshape('tensorflow'); // reused shape tensors, no-op casts skipped (./native_kernels.ts)
+      registerNativeCast('tensorflow');
       return tf;
     },
     hint: 'install @tensorflow/tfjs-node (see README "Backends" for the offline route)',

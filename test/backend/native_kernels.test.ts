@@ -1,11 +1,12 @@
 /**
- * The native backend's Reshape with reused shape tensors (src/backend/native_kernels.ts): same values and shapes as
- * tfjs-node's own (incl. -1 and int32/bool), invisible to tf.memory(), and gradients through it. Native only.
+ * The native backend's Reshape with reused shape tensors and Cast that skips same-dtype casts
+ * (src/backend/native_kernels.ts): same values and shapes as tfjs-node's own (incl. -1 and int32/bool), invisible to
+ * tf.memory(), disposal independent of the input, and gradients through them. Native only.
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { availableBackends } from '../../src/backend/select';
-import { registerNativeReshape } from '../../src/backend/native_kernels';
+import { registerNativeCast, registerNativeReshape } from '../../src/backend/native_kernels';
 
 const native = availableBackends().includes('native');
 
@@ -30,5 +31,29 @@ describe.runIf(native)('native Reshape with cached shape tensors', () => {
     expect(g.shape).toEqual([2, 3, 4]);
     expect(Array.from(g.dataSync())).toEqual(Array.from({ length: 24 }, (_, k) => k));
     expect(() => tf.reshape(x, [5, 5])).toThrow();
+  });
+
+  it('skips same-dtype casts, keeps real ones, frees correctly', async () => {
+    require('@tensorflow/tfjs-node');
+    expect(await tf.setBackend('tensorflow')).toBe(true);
+    expect(registerNativeCast('tensorflow')).toBe(true);
+    const before = tf.memory().numTensors;
+    const x = tf.tensor([1.5, -2.25, 3], [3]);
+    const same = tf.cast(x, 'float32');
+    x.dispose(); // the cast's result must outlive its input
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2.25, 3]);
+    const i = tf.cast(same, 'int32');
+    expect(i.dtype).toBe('int32');
+    expect(Array.from(i.dataSync())).toEqual([1, -2, 3]);
+    const b = tf.cast(i, 'bool');
+    expect(Array.from(b.dataSync())).toEqual([1, 1, 1]);
+    tf.dispose([same, i, b]);
+    expect(tf.memory().numTensors).toBe(before);
+    const a = tf.tensor([1, 2, 3]);
+    const c = tf.tensor([4, 5, 6]);
+    const [ga, gc] = tf.grads((u: tf.Tensor, v: tf.Tensor) => tf.sum(tf.mul(u, v)))([a, c]);
+    expect(Array.from(ga.dataSync())).toEqual([4, 5, 6]);
+    expect(Array.from(gc.dataSync())).toEqual([1, 2, 3]);
+    tf.dispose([a, c, ga, gc]);
   });
 });
