@@ -15,13 +15,12 @@
 // Time: wall-clock seconds per volume, median of --repeats after --warmup windows batch(es) (gather, predictor,
 // blend: the whole `slidingWindowInference` call, as src/train/validate.ts runs it). MONAI: bench/monai_inference.py
 // with OMP_WAIT_POLICY=PASSIVE.
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { helpIfAsked } from './help.mjs';
+import { helpIfAsked, runJob, runWorkerOrMain } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const self = fileURLToPath(import.meta.url);
@@ -72,21 +71,6 @@ async function worker(job) {
   process.stdout.write(
     JSON.stringify({ median_s: med, times, windows, out_shape: outShape, peak_rss_mb: process.resourceUsage().maxRSS / 1024, tf_tensors_after: mem.numTensors, backend: info.name }) + '\n',
   );
-}
-
-function runJob(cmd, argv, env, timeoutS) {
-  const t = performance.now();
-  const p = spawnSync(cmd, argv, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: timeoutS * 1000, killSignal: 'SIGKILL', maxBuffer: 64 << 20 });
-  const wall = (performance.now() - t) / 1000;
-  const lines = (p.stdout || '').trim().split('\n').filter((l) => l.startsWith('{'));
-  const line = lines.filter((l) => !l.startsWith('{"partial"')).pop();
-  if (p.status !== 0 || !line) {
-    const why = p.error?.code === 'ETIMEDOUT' || p.signal ? `killed (${p.signal ?? 'timeout'}) after ${wall.toFixed(0)} s` : `exit ${p.status}`;
-    const tail = (p.stderr || '').trim().split('\n').slice(-3).join(' | ');
-    process.stderr.write(`  failed: ${why}${tail ? ': ' + tail : ''}\n`);
-    return { error: why };
-  }
-  return JSON.parse(line);
 }
 
 async function main() {
@@ -142,14 +126,4 @@ async function main() {
   }
 }
 
-if (flag('--worker')) {
-  worker(JSON.parse(opt('--worker'))).catch((e) => {
-    process.stderr.write((e && e.stack) || String(e));
-    process.exit(1);
-  });
-} else {
-  main().catch((e) => {
-    process.stderr.write((e && e.stack) || String(e));
-    process.exit(1);
-  });
-}
+runWorkerOrMain(args, worker, main);

@@ -27,13 +27,12 @@
 // 'skipped (deadline)'), and none runs past it. --monai-device cuda runs MONAI on the GPU (bench/monai_models.py).
 // --print-jobs prints the MONAI jobs of the selection as one JSON list (bench/monai_models.py runs such a list in one
 // process) and exits.
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { helpIfAsked } from './help.mjs';
+import { helpIfAsked, runJob, runWorkerOrMain } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const self = fileURLToPath(import.meta.url);
@@ -211,23 +210,6 @@ function InlineAdam(tf) {
 }
 
 // ---------------------------------------------------------------------------------------------------- driver ----
-function runJob(cmd, argv, env, timeoutS) {
-  if (!(timeoutS > 0)) return { error: 'skipped (deadline)' };
-  const t = performance.now();
-  const p = spawnSync(cmd, argv, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: timeoutS * 1000, killSignal: 'SIGKILL', maxBuffer: 64 << 20 });
-  const wall = (performance.now() - t) / 1000;
-  const lines = (p.stdout || '').trim().split('\n').filter((l) => l.startsWith('{'));
-  const line = lines.filter((l) => !l.startsWith('{"partial"')).pop();
-  if (p.status !== 0 || !line) {
-    const why = p.error?.code === 'ETIMEDOUT' || p.signal ? `killed (${p.signal ?? 'timeout'}) after ${wall.toFixed(0)} s` : `exit ${p.status}`;
-    const tail = (p.stderr || '').trim().split('\n').slice(-3).join(' | ');
-    process.stderr.write(`  failed: ${why}${tail ? ': ' + tail : ''}\n`);
-    const last = lines.filter((l) => l.startsWith('{"partial"')).pop();
-    return last ? { ...JSON.parse(last), error: why } : { error: why };
-  }
-  return JSON.parse(line);
-}
-
 async function main() {
   const { availableBackends } = require(path.join(root, 'dist/backend/select.js'));
   const installed = availableBackends();
@@ -312,14 +294,4 @@ async function main() {
   }
 }
 
-if (flag('--worker')) {
-  worker(JSON.parse(opt('--worker'))).catch((e) => {
-    process.stderr.write((e && e.stack) || String(e));
-    process.exit(1);
-  });
-} else {
-  main().catch((e) => {
-    process.stderr.write((e && e.stack) || String(e));
-    process.exit(1);
-  });
-}
+runWorkerOrMain(args, worker, main);
