@@ -12,7 +12,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { BackendError } from '../errors';
-import { registerNativeCast, registerNativeReshape } from './native_kernels';
+import { registerNativeKernels } from './native_kernels';
 import { registerWasmKernels, wasmKernelsWanted } from './wasm_kernels';
 import { enableWasmThreads } from './wasm_threads';
 import { loadWebGpu } from './webgpu';
@@ -62,8 +62,7 @@ const CANDIDATES: Candidate[] = [
     load: () => {
       quietTensorFlow();
       const tf = require('@tensorflow/tfjs-node-gpu') as Tf;
-      registerNativeReshape('tensorflow-gpu'); // reused shape tensors, no-op casts skipped (./native_kernels.ts)
-      registerNativeCast('tensorflow-gpu');
+      registerNativeKernels('tensorflow-gpu'); // reshape, cast, 2-D MatMul (./native_kernels.ts)
       return tf;
     },
     hint: 'install @tensorflow/tfjs-node-gpu (needs a CUDA machine; see README "Backends")',
@@ -75,8 +74,7 @@ const CANDIDATES: Candidate[] = [
     load: () => {
       quietTensorFlow();
       const tf = require('@tensorflow/tfjs-node') as Tf;
-      registerNativeReshape('tensorflow'); // reused shape tensors, no-op casts skipped (./native_kernels.ts)
-      registerNativeCast('tensorflow');
+      registerNativeKernels('tensorflow'); // reshape, cast, 2-D MatMul (./native_kernels.ts)
       return tf;
     },
     hint: 'install @tensorflow/tfjs-node (see README "Backends" for the offline route)',

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { availableBackends } from '../../src/backend/select';
-import { registerNativeCast, registerNativeReshape } from '../../src/backend/native_kernels';
+import { NATIVE_MATMUL_2D, registerNativeCast, registerNativeMatMul2D, registerNativeReshape } from '../../src/backend/native_kernels';
+import { matmul2d } from '../../src/nn/ops/matmul';
 
 const native = availableBackends().includes('native');
 
@@ -55,5 +56,28 @@ describe.runIf(native)('native Reshape with cached shape tensors', () => {
     expect(Array.from(ga.dataSync())).toEqual([4, 5, 6]);
     expect(Array.from(gc.dataSync())).toEqual([1, 2, 3]);
     tf.dispose([a, c, ga, gc]);
+  });
+
+  it("TensorFlow's 2-D MatMul: values and gradients as BatchMatMul, all transpose flags", async () => {
+    require('@tensorflow/tfjs-node');
+    expect(await tf.setBackend('tensorflow')).toBe(true);
+    expect(registerNativeMatMul2D('tensorflow')).toBe(true);
+    const a = tf.randomNormal([37, 53], 0, 1, 'float32', 1) as tf.Tensor2D;
+    const b = tf.randomNormal([53, 29], 0, 1, 'float32', 2) as tf.Tensor2D;
+    const close = (x: tf.Tensor, y: tf.Tensor) => expect(tf.tidy(() => tf.max(tf.abs(tf.sub(x, y))).dataSync()[0])).toBeLessThan(1e-4);
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const A = ta ? tf.transpose(a) : a;
+      const B = tb ? tf.transpose(b) : b;
+      close(tf.engine().runKernel(NATIVE_MATMUL_2D, { a: A, b: B }, { transposeA: ta, transposeB: tb }) as tf.Tensor, tf.matMul(a, b));
+    }
+    const dy = tf.randomNormal([37, 29], 0, 1, 'float32', 3);
+    const before = tf.memory().numTensors;
+    const ours = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(matmul2d(x as tf.Tensor2D, y as tf.Tensor2D), dy)))([a, b]);
+    const ref = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D), dy)))([a, b]);
+    close(ours[0], ref[0]);
+    close(ours[1], ref[1]);
+    tf.dispose([...ours, ...ref]);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => tf.engine().runKernel(NATIVE_MATMUL_2D, { a: tf.zeros([2, 2, 2]), b }, { transposeA: false, transposeB: false })).toThrow(/2-D/);
   });
 });

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-wasm';
+import { registerNativeKernels } from '../../src/backend/native_kernels';
 import { registerWasmKernels } from '../../src/backend/wasm_kernels';
 import { availableBackends } from '../../src/backend/select';
 import { decodeSafetensors } from '../../src/io/checkpoint/safetensors';
@@ -33,7 +34,10 @@ const backends = ['cpu', 'wasm', ...(availableBackends().includes('native') ? ['
 
 for (const backend of backends) describe(`networks vs MONAI on ${backend}`, () => {
   beforeAll(async () => {
-    if (backend === 'tensorflow') require('@tensorflow/tfjs-node');
+    if (backend === 'tensorflow') {
+        require('@tensorflow/tfjs-node');
+        registerNativeKernels('tensorflow'); // as src/backend/select.ts starts it
+      }
     expect(await tf.setBackend(backend)).toBe(true);
   });
   for (const name of Object.keys(index.cases)) {

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { registerNativeKernels } from '../../src/backend/native_kernels';
 import { registerWasmKernels } from '../../src/backend/wasm_kernels';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -119,7 +120,10 @@ for (const backend of backends) {
     let previous = '';
     beforeAll(async () => {
       previous = tf.getBackend();
-      if (backend === 'tensorflow') require('@tensorflow/tfjs-node');
+      if (backend === 'tensorflow') {
+        require('@tensorflow/tfjs-node');
+        registerNativeKernels('tensorflow'); // as src/backend/select.ts starts it
+      }
       expect(await tf.setBackend(backend)).toBe(true);
     });
     afterAll(async () => {

@@ -5,12 +5,31 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { customOp } from './custom';
+import { NATIVE_MATMUL_2D } from '../../backend/native_kernels';
 import { nativeKernels } from './kernels';
 
-/** a [m, k] · b [k, n] → [m, n]: TensorFlow's MatMul on native, else gradients as plain matmuls. */
+/**
+ * a [m, k] · b [k, n] → [m, n]. Native TensorFlow: its 2-D MatMul op (faster than the BatchMatMulV2 that tf.matMul
+ * runs there) forward and backward where registered (src/backend/native_kernels.ts), else tf.matMul; other backends:
+ * gradients as plain matmuls.
+ */
 export function matmul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  return nativeKernels('matmul') ? tf.matMul(a, b) : matmul2dPlain(a, b);
+  if (!nativeKernels('matmul')) return matmul2dPlain(a, b);
+  return tf.getKernel(NATIVE_MATMUL_2D, tf.getBackend()) ? matmul2dTf(a, b) : tf.matMul(a, b);
 }
+
+/** TensorFlow's MatMul with transpose flags (the kernel registered by src/backend/native_kernels.ts). */
+function tfMatMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, transposeB: boolean): tf.Tensor2D {
+  return tf.engine().runKernel(NATIVE_MATMUL_2D, { a, b }, { transposeA, transposeB }) as tf.Tensor2D;
+}
+
+const matmul2dTf: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = customOp<tf.Tensor2D>(([a, b], save) => {
+  save([a, b]);
+  return {
+    value: tfMatMul(a as tf.Tensor2D, b as tf.Tensor2D, false, false),
+    gradFunc: (d, [sa, sb]) => [tfMatMul(d, sb as tf.Tensor2D, false, true), tfMatMul(sa as tf.Tensor2D, d, true, false)],
+  };
+});
 
 const matmul2dPlain: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = customOp<tf.Tensor2D>(
   ([a, b], save) => {
