@@ -77,8 +77,8 @@ export class Adam {
     this.slots = large.map(([name, param]) => ({
       name,
       param,
-      m: tf.variable(tf.zerosLike(param), false),
-      v: tf.variable(tf.zerosLike(param), false),
+      m: tf.tidy(() => tf.variable(tf.zerosLike(param), false)), // tidy: the zeros tensor itself is not kept
+      v: tf.tidy(() => tf.variable(tf.zerosLike(param), false)),
     }));
     if (small.length > 1) {
       let offset = 0;
@@ -87,7 +87,7 @@ export class Adam {
         offset += param.size;
         return e;
       });
-      this.flat = { params: list, m: tf.variable(tf.zeros([offset]), false), v: tf.variable(tf.zeros([offset]), false), size: offset };
+      this.flat = { params: list, m: tf.tidy(() => tf.variable(tf.zeros([offset]), false)), v: tf.tidy(() => tf.variable(tf.zeros([offset]), false)), size: offset };
     } else this.flat = null;
   }
 

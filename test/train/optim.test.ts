@@ -13,6 +13,14 @@ describe('Adam / AdamW vs torch.optim', () => {
   beforeAll(async () => {
     await tf.setBackend('cpu');
   });
+  it('creating and disposing an optimizer leaves no tensors behind (flat group and single tensors)', () => {
+    const vars = [tf.variable(tf.zeros([3, 4])), tf.variable(tf.zeros([5])), tf.variable(tf.zeros([40, 40]))];
+    const before = tf.memory().numTensors;
+    const opt = new Adam(vars.map((v, i) => [`p${i}`, v] as [string, tf.Variable]), { lr: 1e-3, flatMaxElements: 100 });
+    opt.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    vars.forEach((v) => v.dispose());
+  });
   for (const [name, c] of Object.entries<any>(fx.cases)) {
     it(`${name}: ${fx.steps} steps equal PyTorch's to 1e-6`, () => {
       const shapes: number[][] = fx.shapes;
