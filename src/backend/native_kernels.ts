@@ -25,8 +25,10 @@ import { nativeFamilyWanted } from './kernel_env';
 type Info = { dataId: object; shape: number[]; dtype: tf.DataType };
 interface NodeBackendLike {
   incRef(dataId: object): void;
-  binding: { TF_ATTR_BOOL: number };
-  write(values: Int32Array, shape: number[], dtype: 'int32'): object;
+  disposeData(dataId: object): boolean;
+  binding: { TF_ATTR_BOOL: number; TF_ATTR_FLOAT: number; TF_ATTR_STRING: number };
+  executeMultipleOutputs(name: string, attrs: unknown[], inputs: Info[], numOutputs: number): Info[];
+  write(values: Int32Array | Float32Array, shape: number[], dtype: 'int32' | 'float32'): object;
   executeSingleOutput(name: string, attrs: unknown[], inputs: Info[]): Info;
 }
 interface NodeBackendModule {
@@ -101,9 +103,72 @@ export function registerNativeMatMul2D(backendName: 'tensorflow' | 'tensorflow-g
   return true;
 }
 
+/**
+ * TensorFlow's FusedBatchNormV3 / FusedBatchNormGradV3 in training mode on one NHWC tensor [1, H, W, C] without
+ * scale or offset: per-channel statistics over H·W, i.e. an instance norm of one sample (src/nn/ops/norm.ts). One
+ * kernel forward and one backward instead of ~6 and ~7 elementwise passes: [2, 96, 96, 96, 16] forward + backward
+ * 695 → 165 ms. `NATIVE_FUSED_NORM` → [y, r1, r2, r3] (r = the op's reserve spaces, inputs of the gradient);
+ * `NATIVE_FUSED_NORM_GRAD` (dy, x, r1, r2, r3) → dx. Family `norm`.
+ */
+export const NATIVE_FUSED_NORM = 'Ssl3dFusedNorm';
+export const NATIVE_FUSED_NORM_GRAD = 'Ssl3dFusedNormGrad';
+
+export function registerNativeFusedNorm(backendName: 'tensorflow' | 'tensorflow-gpu', env: NodeJS.ProcessEnv = process.env): boolean {
+  if (tf.getKernel(NATIVE_FUSED_NORM, backendName)) return true;
+  if (!nativeFamilyWanted('norm', env)) return false;
+  const pkg = backendName === 'tensorflow' ? '@tensorflow/tfjs-node' : '@tensorflow/tfjs-node-gpu';
+  const nb = require(`${pkg}/dist/nodejs_kernel_backend.js`) as NodeBackendModule;
+  // scale = 1 and offset = 0 per channel count, and the empty mean/variance inputs: made once, kept in the backend
+  const consts = new Map<string, Info>();
+  const constant = (backend: NodeBackendLike, key: string, shape: number[], value: number): Info => {
+    let t = consts.get(key);
+    if (!t) {
+      const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(value);
+      t = { dataId: backend.write(data, shape, 'float32'), shape, dtype: 'float32' };
+      consts.set(key, t);
+    }
+    return t;
+  };
+  const attrs = (backend: NodeBackendLike, eps: number, withFactor: boolean) => [
+    nb.createTensorsTypeOpAttr('T', 'float32'),
+    nb.createTensorsTypeOpAttr('U', 'float32'),
+    { name: 'epsilon', type: backend.binding.TF_ATTR_FLOAT, value: eps },
+    ...(withFactor ? [{ name: 'exponential_avg_factor', type: backend.binding.TF_ATTR_FLOAT, value: 1 }] : []),
+    { name: 'data_format', type: backend.binding.TF_ATTR_STRING, value: 'NHWC' },
+    { name: 'is_training', type: backend.binding.TF_ATTR_BOOL, value: true },
+  ];
+  const check = (x: Info, who: string) => {
+    if (x.shape.length !== 4 || x.shape[0] !== 1 || x.dtype !== 'float32') throw new Error(`${who}: needs a float32 [1, H, W, C] tensor, got ${x.dtype} [${x.shape}]`);
+  };
+  const forward = (args: { inputs: { x: Info }; attrs: { epsilon: number }; backend: NodeBackendLike }): Info[] => {
+    const { x } = args.inputs;
+    check(x, NATIVE_FUSED_NORM);
+    const C = x.shape[3];
+    const b = args.backend;
+    const ins = [x, constant(b, `1x${C}`, [C], 1), constant(b, `0x${C}`, [C], 0), constant(b, 'empty', [0], 0), constant(b, 'empty', [0], 0)];
+    const [y, mean, variance, r1, r2, r3] = b.executeMultipleOutputs('FusedBatchNormV3', attrs(b, args.attrs.epsilon, true), ins, 6);
+    b.disposeData(mean.dataId);
+    b.disposeData(variance.dataId);
+    return [y, r1, r2, r3];
+  };
+  const backward = (args: { inputs: { dy: Info; x: Info; r1: Info; r2: Info; r3: Info }; attrs: { epsilon: number }; backend: NodeBackendLike }): Info => {
+    const { dy, x, r1, r2, r3 } = args.inputs;
+    check(x, NATIVE_FUSED_NORM_GRAD);
+    const b = args.backend;
+    const C = x.shape[3];
+    const outs = b.executeMultipleOutputs('FusedBatchNormGradV3', attrs(b, args.attrs.epsilon, false), [dy, x, constant(b, `1x${C}`, [C], 1), r1, r2, r3], 5);
+    outs.slice(1).forEach((o) => b.disposeData(o.dataId));
+    return outs[0];
+  };
+  tf.registerKernel({ kernelName: NATIVE_FUSED_NORM, backendName, kernelFunc: forward as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: NATIVE_FUSED_NORM_GRAD, backendName, kernelFunc: backward as unknown as tf.KernelFunc });
+  return true;
+}
+
 /** All of the above for one native backend (what src/backend/select.ts does when it loads tfjs-node). */
 export function registerNativeKernels(backendName: 'tensorflow' | 'tensorflow-gpu', env: NodeJS.ProcessEnv = process.env): void {
   registerNativeReshape(backendName, env);
   registerNativeCast(backendName, env);
   registerNativeMatMul2D(backendName, env);
+  registerNativeFusedNorm(backendName, env);
 }

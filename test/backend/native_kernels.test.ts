@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { availableBackends } from '../../src/backend/select';
-import { NATIVE_MATMUL_2D, registerNativeCast, registerNativeMatMul2D, registerNativeReshape } from '../../src/backend/native_kernels';
+import { NATIVE_FUSED_NORM, NATIVE_MATMUL_2D, registerNativeCast, registerNativeFusedNorm, registerNativeMatMul2D, registerNativeReshape } from '../../src/backend/native_kernels';
+import { instanceNorm } from '../../src/nn/ops/norm';
 import { matmul2d } from '../../src/nn/ops/matmul';
 
 const native = availableBackends().includes('native');
@@ -79,5 +80,31 @@ describe.runIf(native)('native Reshape with cached shape tensors', () => {
     tf.dispose([...ours, ...ref]);
     expect(tf.memory().numTensors).toBe(before);
     expect(() => tf.engine().runKernel(NATIVE_MATMUL_2D, { a: tf.zeros([2, 2, 2]), b }, { transposeA: false, transposeB: false })).toThrow(/2-D/);
+  });
+
+  it('instance norm through FusedBatchNormV3 / GradV3 equals the op-by-op one, no leaks', async () => {
+    require('@tensorflow/tfjs-node');
+    expect(await tf.setBackend('tensorflow')).toBe(true);
+    expect(registerNativeFusedNorm('tensorflow')).toBe(true);
+    const x = tf.randomNormal([2, 6, 5, 4, 3], 1, 2, 'float32', 7) as tf.Tensor5D;
+    const dy = tf.randomNormal([2, 6, 5, 4, 3], 0, 1, 'float32', 8);
+    const run = () =>
+      tf.tidy(() => {
+        const y = instanceNorm(x);
+        const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(instanceNorm(a as tf.Tensor5D), dy)))(x);
+        return [Array.from(y.dataSync()), Array.from(g.dataSync())];
+      });
+    const before = tf.memory().numTensors;
+    const fused = run();
+    expect(tf.memory().numTensors).toBe(before);
+    const cfg = tf.getKernel(NATIVE_FUSED_NORM, 'tensorflow');
+    tf.unregisterKernel(NATIVE_FUSED_NORM, 'tensorflow');
+    let plain: number[][];
+    try {
+      plain = run();
+    } finally {
+      tf.registerKernel(cfg);
+    }
+    for (let k = 0; k < 2; k++) fused[k].forEach((v, i) => expect(Math.abs(v - plain[k][i])).toBeLessThan(1e-5));
   });
 });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { NATIVE_FUSED_NORM, NATIVE_FUSED_NORM_GRAD } from '../../backend/native_kernels';
 import { customOp } from './custom';
 
 /**
@@ -36,5 +37,37 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, 
  * axes of an NDHWC tensor [B, X, Y, Z, C].
  */
 export function instanceNorm(x: tf.Tensor5D, eps = 1e-5): tf.Tensor5D {
+  if (x.dtype === 'float32' && tf.getKernel(NATIVE_FUSED_NORM, tf.getBackend())) return fusedInstanceNorm(eps)(x) as tf.Tensor5D;
   return normalize([1, 2, 3], eps)(x) as tf.Tensor5D;
+}
+
+/**
+ * Native TensorFlow: each sample through FusedBatchNormV3 on its [1, X·Y, Z, C] view (per-channel statistics over
+ * the sample's voxels = instance norm), backward through FusedBatchNormGradV3 (src/backend/native_kernels.ts).
+ */
+function fusedInstanceNorm(eps: number) {
+  return customOp(([x], save) => {
+    const [B, X, Y, Z, C] = x.shape;
+    const { y, keep } = tf.tidy(() => {
+      const parts = tf.unstack(x).map((s) => tf.reshape(s, [1, X * Y, Z, C]));
+      const outs = parts.map((p) => tf.engine().runKernel(NATIVE_FUSED_NORM, { x: p }, { epsilon: eps }) as tf.Tensor[]);
+      return {
+        y: tf.reshape(tf.stack(outs.map((o) => o[0])), [B, X, Y, Z, C]) as tf.Tensor5D,
+        keep: parts.flatMap((p, i) => [p, outs[i][1], outs[i][2], outs[i][3]]),
+      };
+    });
+    save(keep);
+    return {
+      value: y,
+      gradFunc: (dy, saved) =>
+        tf.tidy(() => {
+          const dys = tf.unstack(dy).map((d) => tf.reshape(d, [1, X * Y, Z, C]));
+          const dxs = dys.map((d, b) => {
+            const [xp, r1, r2, r3] = saved.slice(4 * b, 4 * b + 4);
+            return tf.engine().runKernel(NATIVE_FUSED_NORM_GRAD, { dy: d, x: xp, r1, r2, r3 }, { epsilon: eps }) as tf.Tensor;
+          });
+          return tf.reshape(tf.stack(dxs), [B, X, Y, Z, C]);
+        }),
+    };
+  });
 }
