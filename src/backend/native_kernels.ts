@@ -35,13 +35,21 @@ interface NodeBackendModule {
   createTensorsTypeOpAttr(name: string, dtype: tf.DataType): unknown;
 }
 
+type NativeBackendName = 'tensorflow' | 'tensorflow-gpu';
+
+/** tfjs-node's (or tfjs-node-gpu's) backend module, for its op-attribute helpers. */
+function nodeBackendModule(backendName: NativeBackendName): NodeBackendModule {
+  const pkg = backendName === 'tensorflow' ? '@tensorflow/tfjs-node' : '@tensorflow/tfjs-node-gpu';
+  return require(`${pkg}/dist/nodejs_kernel_backend.js`) as NodeBackendModule;
+}
+
 /** Distinct shapes kept (a few hundred in a real run); past this, shapes are made per call as tfjs-node does. */
 const MAX_SHAPES = 4096;
 const registered = new Set<string>();
 const castRegistered = new Set<string>();
 
 /** Same-dtype casts return the input (one more reference); idempotent. */
-export function registerNativeCast(backendName: 'tensorflow' | 'tensorflow-gpu', env: NodeJS.ProcessEnv = process.env): boolean {
+export function registerNativeCast(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
   if (castRegistered.has(backendName) || !nativeFamilyWanted('cast', env)) return castRegistered.has(backendName);
   const original = tf.getKernel('Cast', backendName);
   if (!original) return false;
@@ -57,12 +65,11 @@ export function registerNativeCast(backendName: 'tensorflow' | 'tensorflow-gpu',
   return true;
 }
 
-export function registerNativeReshape(backendName: 'tensorflow' | 'tensorflow-gpu', env: NodeJS.ProcessEnv = process.env): boolean {
+export function registerNativeReshape(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
   if (registered.has(backendName) || !nativeFamilyWanted('reshape', env)) return registered.has(backendName);
   const original = tf.getKernel('Reshape', backendName);
   if (!original) return false;
-  const pkg = backendName === 'tensorflow' ? '@tensorflow/tfjs-node' : '@tensorflow/tfjs-node-gpu';
-  const nb = require(`${pkg}/dist/nodejs_kernel_backend.js`) as NodeBackendModule;
+  const nb = nodeBackendModule(backendName);
   const shapes = new Map<string, Info>();
   const kernelFunc = (args: { inputs: { x: Info }; attrs: { shape: number[] }; backend: NodeBackendLike }): Info => {
     const { x } = args.inputs;
@@ -86,11 +93,10 @@ export function registerNativeReshape(backendName: 'tensorflow' | 'tensorflow-gp
 /** Kernel name of TensorFlow's 2-D MatMul (inputs a, b; attrs transposeA, transposeB). */
 export const NATIVE_MATMUL_2D = 'Ssl3dMatMul2D';
 
-export function registerNativeMatMul2D(backendName: 'tensorflow' | 'tensorflow-gpu', env: NodeJS.ProcessEnv = process.env): boolean {
+export function registerNativeMatMul2D(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
   if (tf.getKernel(NATIVE_MATMUL_2D, backendName)) return true;
   if (!nativeFamilyWanted('matmul', env) || !nativeFamilyWanted('matmul2d', env)) return false;
-  const pkg = backendName === 'tensorflow' ? '@tensorflow/tfjs-node' : '@tensorflow/tfjs-node-gpu';
-  const nb = require(`${pkg}/dist/nodejs_kernel_backend.js`) as NodeBackendModule;
+  const nb = nodeBackendModule(backendName);
   const kernelFunc = (args: { inputs: { a: Info; b: Info }; attrs: { transposeA: boolean; transposeB: boolean }; backend: NodeBackendLike }): Info => {
     const { a, b } = args.inputs;
     if (a.shape.length !== 2 || b.shape.length !== 2) throw new Error(`${NATIVE_MATMUL_2D}: needs 2-D operands, got [${a.shape}] and [${b.shape}]`);
@@ -113,11 +119,10 @@ export function registerNativeMatMul2D(backendName: 'tensorflow' | 'tensorflow-g
 export const NATIVE_FUSED_NORM = 'Ssl3dFusedNorm';
 export const NATIVE_FUSED_NORM_GRAD = 'Ssl3dFusedNormGrad';
 
-export function registerNativeFusedNorm(backendName: 'tensorflow' | 'tensorflow-gpu', env: NodeJS.ProcessEnv = process.env): boolean {
+export function registerNativeFusedNorm(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
   if (tf.getKernel(NATIVE_FUSED_NORM, backendName)) return true;
   if (!nativeFamilyWanted('norm', env)) return false;
-  const pkg = backendName === 'tensorflow' ? '@tensorflow/tfjs-node' : '@tensorflow/tfjs-node-gpu';
-  const nb = require(`${pkg}/dist/nodejs_kernel_backend.js`) as NodeBackendModule;
+  const nb = nodeBackendModule(backendName);
   // scale = 1 and offset = 0 per channel count, and the empty mean/variance inputs: made once, kept in the backend
   const consts = new Map<string, Info>();
   const constant = (backend: NodeBackendLike, key: string, shape: number[], value: number): Info => {
@@ -166,7 +171,7 @@ export function registerNativeFusedNorm(backendName: 'tensorflow' | 'tensorflow-
 }
 
 /** All of the above for one native backend (what src/backend/select.ts does when it loads tfjs-node). */
-export function registerNativeKernels(backendName: 'tensorflow' | 'tensorflow-gpu', env: NodeJS.ProcessEnv = process.env): void {
+export function registerNativeKernels(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): void {
   registerNativeReshape(backendName, env);
   registerNativeCast(backendName, env);
   registerNativeMatMul2D(backendName, env);
