@@ -3,6 +3,8 @@
  * none; a list such as `conv,matmul`: those. Families: `conv`, `matmul` (src/nn/ops/kernels.ts), `matmul2d`,
  * `reshape`, `cast`, `norm` (./native_kernels.ts; `matmul2d` also needs `matmul`). The older `SSL3D_NATIVE_CONV=0` still turns off `conv`.
  */
+import inspector from 'node:inspector';
+
 export type NativeKernelFamily = 'conv' | 'matmul' | 'matmul2d' | 'reshape' | 'cast' | 'norm';
 
 export function nativeFamilyWanted(family: NativeKernelFamily, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -11,4 +13,16 @@ export function nativeFamilyWanted(family: NativeKernelFamily, env: NodeJS.Proce
   if (!v || v === 'all' || v === '1') return true;
   if (v === '0' || v === 'none') return false;
   return v.split(',').map((s) => s.trim()).includes(family);
+}
+
+/**
+ * Whether V8's sampling profiler may run in this process: `--cpu-prof`/`--prof` on the command line or in
+ * NODE_OPTIONS, or an inspector (`--inspect`, DevTools). TensorFlow's MatMul/BatchMatMulV3 ops (family `matmul2d`)
+ * corrupt the C heap under it ("corrupted size vs. prev_size", reproduced with a bare loop of MatMul ops under
+ * `node --cpu-prof` and `node --prof`, oneDNN on or off; BatchMatMulV2 and plain runs, also with other signals, are fine).
+ */
+export function profilerMayRun(execArgv: string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): boolean {
+  const flags = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (flags.some((f) => /^--(cpu-prof|prof|inspect)(\b|=|-)/.test(f))) return true;
+  return inspector.url() !== undefined;
 }

@@ -6,7 +6,9 @@
  * created from JavaScript and disposed again each time. A training step of the small presets runs ~600 reshapes
  * (linear layers flatten to 2-D and back, forward and backward), and eager dispatch dominates such steps. Here the
  * shape tensors are made once per distinct shape, directly in the backend (outside TF.js's tensor accounting, so
- * `tf.memory()` and the leak tests do not see them), and reused: 40 → 27 µs per reshape measured.
+ * `tf.memory()` and the leak tests do not see them), and reused: 40 → 27 µs per reshape measured. A reshape to the
+ * tensor's own shape (TF.js's Add/Mul/Sub gradients end with one per operand: 258 of the 581 reshapes of a
+ * ViTAutoEnc small-preset step, 480 of 1,267 for UNETR) returns the input, as the same-dtype Cast below does.
  *
  * tfjs-node also runs a Cast op for a cast to the tensor's own dtype, and TF.js's Multiply gradient casts both
  * operands to float32: ~250 such no-op casts per UNETR small-preset step. Here a same-dtype cast returns the input
@@ -20,7 +22,7 @@
  * tfjs-node's own.
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeFamilyWanted } from './kernel_env';
+import { nativeFamilyWanted, profilerMayRun } from './kernel_env';
 
 type Info = { dataId: object; shape: number[]; dtype: tf.DataType };
 interface NodeBackendLike {
@@ -74,6 +76,11 @@ export function registerNativeReshape(backendName: NativeBackendName, env: NodeJ
   const kernelFunc = (args: { inputs: { x: Info }; attrs: { shape: number[] }; backend: NodeBackendLike }): Info => {
     const { x } = args.inputs;
     const shape = tf.util.inferFromImplicitShape(args.attrs.shape, tf.util.sizeFromShape(x.shape));
+    if (tf.util.arraysEqual(shape, x.shape)) {
+      // TF.js's broadcasting gradients reshape every result to its operand's shape, mostly a no-op
+      args.backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    }
     const key = shape.join(',');
     let st = shapes.get(key);
     if (!st && shapes.size < MAX_SHAPES) {
@@ -93,9 +100,13 @@ export function registerNativeReshape(backendName: NativeBackendName, env: NodeJ
 /** Kernel name of TensorFlow's 2-D MatMul (inputs a, b; attrs transposeA, transposeB). */
 export const NATIVE_MATMUL_2D = 'Ssl3dMatMul2D';
 
-export function registerNativeMatMul2D(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
+export function registerNativeMatMul2D(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env, execArgv: string[] = process.execArgv): boolean {
   if (tf.getKernel(NATIVE_MATMUL_2D, backendName)) return true;
   if (!nativeFamilyWanted('matmul', env) || !nativeFamilyWanted('matmul2d', env)) return false;
+  if (profilerMayRun(execArgv, env) && !/matmul2d/i.test(env.SSL3D_NATIVE_KERNELS ?? '')) {
+    process.emitWarning('ssl3d: V8 profiler or inspector active; dense layers use tfjs-node\'s BatchMatMulV2 instead of TensorFlow\'s MatMul (which crashes under the profiler). Listing matmul2d in SSL3D_NATIVE_KERNELS forces MatMul.');
+    return false;
+  }
   const nb = nodeBackendModule(backendName);
   const kernelFunc = (args: { inputs: { a: Info; b: Info }; attrs: { transposeA: boolean; transposeB: boolean }; backend: NodeBackendLike }): Info => {
     const { a, b } = args.inputs;

@@ -35,6 +35,31 @@ describe.runIf(native)('native Reshape with cached shape tensors', () => {
     expect(() => tf.reshape(x, [5, 5])).toThrow();
   });
 
+  it('returns a same-shape reshape as one more reference to its input', async () => {
+    require('@tensorflow/tfjs-node');
+    expect(await tf.setBackend('tensorflow')).toBe(true);
+    expect(registerNativeReshape('tensorflow')).toBe(true);
+    const before = tf.memory().numTensors;
+    const x = tf.tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    const same = tf.reshape(x, [2, -1]);
+    expect(same.shape).toEqual([2, 3]);
+    x.dispose(); // the result must outlive its input
+    expect(Array.from(same.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    const flat = tf.reshape(same, [6]);
+    same.dispose();
+    expect(Array.from(flat.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    flat.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // broadcasting gradients end in same-shape reshapes
+    const a = tf.tensor([[1, 2], [3, 4]]);
+    const b = tf.tensor([10, 20]);
+    const [ga, gb] = tf.grads((u: tf.Tensor, v: tf.Tensor) => tf.sum(tf.mul(tf.add(u, v), u)))([a, b]);
+    expect(Array.from(ga.dataSync())).toEqual([12, 24, 16, 28]);
+    expect(Array.from(gb.dataSync())).toEqual([4, 6]);
+    tf.dispose([a, b, ga, gb]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('skips same-dtype casts, keeps real ones, frees correctly', async () => {
     require('@tensorflow/tfjs-node');
     expect(await tf.setBackend('tensorflow')).toBe(true);
