@@ -1,11 +1,11 @@
 /**
  * `SSL3D_NATIVE_KERNELS`: which of ssl3d's native-backend kernel routes are on. Unset/`all`/`1`: all; `0`/`none`:
  * none; a list such as `conv,matmul`: those. Families: `conv`, `matmul` (src/nn/ops/kernels.ts), `matmul2d`,
- * `reshape`, `cast`, `norm` (./native_kernels.ts; `matmul2d` also needs `matmul`). The older `SSL3D_NATIVE_CONV=0` still turns off `conv`.
+ * `bmm`, `reshape`, `cast`, `norm` (./native_kernels.ts; `matmul2d` also needs `matmul`). The older `SSL3D_NATIVE_CONV=0` still turns off `conv`.
  */
 import inspector from 'node:inspector';
 
-export type NativeKernelFamily = 'conv' | 'matmul' | 'matmul2d' | 'reshape' | 'cast' | 'norm';
+export type NativeKernelFamily = 'conv' | 'matmul' | 'matmul2d' | 'bmm' | 'reshape' | 'cast' | 'norm';
 
 export function nativeFamilyWanted(family: NativeKernelFamily, env: NodeJS.ProcessEnv = process.env): boolean {
   if (family === 'conv' && env.SSL3D_NATIVE_CONV === '0') return false;
@@ -17,7 +17,7 @@ export function nativeFamilyWanted(family: NativeKernelFamily, env: NodeJS.Proce
 
 /**
  * Whether V8's sampling profiler may run in this process: `--cpu-prof`/`--prof` on the command line or in
- * NODE_OPTIONS, or an inspector (`--inspect`, DevTools). TensorFlow's MatMul/BatchMatMulV3 ops (family `matmul2d`)
+ * NODE_OPTIONS, or an inspector (`--inspect`, DevTools). TensorFlow's MatMul/BatchMatMulV3 ops (families `matmul2d`, `bmm`)
  * corrupt the C heap under it ("corrupted size vs. prev_size", reproduced with a bare loop of MatMul ops under
  * `node --cpu-prof` and `node --prof`, oneDNN on or off; BatchMatMulV2 and plain runs, also with other signals, are fine).
  */

@@ -121,6 +121,48 @@ export function registerNativeMatMul2D(backendName: NativeBackendName, env: Node
 }
 
 /**
+ * Batched products of at most `SMALL_BMM_FLOPS` multiply-adds (B·m·k·n) run as TensorFlow's BatchMatMulV3 (Eigen)
+ * instead of tfjs-node's BatchMatMulV2 (which oneDNN takes over, with a fixed cost of ~60 µs alone and 130–280 µs
+ * inside a training step): the small presets' attention products [8, 8, 24]·[8, 24, 8] 186–245 → 40–52 µs per call in
+ * a ViTAutoEnc step. Above that size oneDNN wins ([24, 64, 64]·[24, 64, 64]: V2 0.12–0.16 ms, V3 0.51–0.63; ViT-B
+ * attention [24, 216, 64]·[24, 64, 216]: 0.95 vs 2.3 ms), so those keep tfjs-node's kernel. Family `bmm`; off under
+ * V8's profiler like `matmul2d` (BatchMatMulV3 corrupts the heap there too).
+ */
+export const SMALL_BMM_FLOPS = 1 << 18;
+const bmmRegistered = new Set<string>();
+
+export function registerNativeSmallBatchMatMul(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env, execArgv: string[] = process.execArgv): boolean {
+  if (bmmRegistered.has(backendName)) return true;
+  if (!nativeFamilyWanted('bmm', env)) return false;
+  if (profilerMayRun(execArgv, env) && !/\bbmm\b/i.test(env.SSL3D_NATIVE_KERNELS ?? '')) return false;
+  const original = tf.getKernel('BatchMatMul', backendName);
+  if (!original) return false;
+  const nb = nodeBackendModule(backendName);
+  type Args = { inputs: { a: Info; b: Info }; attrs: { transposeA: boolean; transposeB: boolean }; backend: NodeBackendLike };
+  const kernelFunc = (args: Args): Info => {
+    const { a, b } = args.inputs;
+    const { transposeA, transposeB } = args.attrs;
+    const small =
+      a.shape.length === 3 && b.shape.length === 3 && a.shape[0] === b.shape[0] && a.dtype === 'float32' && b.dtype === 'float32' &&
+      a.shape[0] * a.shape[1] * a.shape[2] * (transposeB ? b.shape[1] : b.shape[2]) <= SMALL_BMM_FLOPS;
+    if (!small) return (original.kernelFunc as unknown as (x: Args) => Info)(args);
+    const BOOL = args.backend.binding.TF_ATTR_BOOL;
+    const attrs = [
+      nb.createTensorsTypeOpAttr('Ta', 'float32'),
+      nb.createTensorsTypeOpAttr('Tb', 'float32'),
+      nb.createTensorsTypeOpAttr('Tout', 'float32'),
+      { name: 'adj_x', type: BOOL, value: transposeA },
+      { name: 'adj_y', type: BOOL, value: transposeB },
+    ];
+    return args.backend.executeSingleOutput('BatchMatMulV3', attrs, [a, b]);
+  };
+  tf.unregisterKernel('BatchMatMul', backendName);
+  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  bmmRegistered.add(backendName);
+  return true;
+}
+
+/**
  * TensorFlow's FusedBatchNormV3 / FusedBatchNormGradV3 in training mode on one NHWC tensor [1, H, W, C] without
  * scale or offset: per-channel statistics over H·W, i.e. an instance norm of one sample (src/nn/ops/norm.ts). One
  * kernel forward and one backward instead of ~6 and ~7 elementwise passes: [2, 96, 96, 96, 16] forward + backward
@@ -186,5 +228,6 @@ export function registerNativeKernels(backendName: NativeBackendName, env: NodeJ
   registerNativeReshape(backendName, env);
   registerNativeCast(backendName, env);
   registerNativeMatMul2D(backendName, env);
+  registerNativeSmallBatchMatMul(backendName, env);
   registerNativeFusedNorm(backendName, env);
 }

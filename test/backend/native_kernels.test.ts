@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { availableBackends } from '../../src/backend/select';
-import { NATIVE_FUSED_NORM, NATIVE_MATMUL_2D, registerNativeCast, registerNativeFusedNorm, registerNativeMatMul2D, registerNativeReshape } from '../../src/backend/native_kernels';
+import { NATIVE_FUSED_NORM, NATIVE_MATMUL_2D, registerNativeCast, registerNativeFusedNorm, registerNativeMatMul2D, registerNativeReshape, registerNativeSmallBatchMatMul, SMALL_BMM_FLOPS } from '../../src/backend/native_kernels';
 import { instanceNorm } from '../../src/nn/ops/norm';
 import { matmul2d } from '../../src/nn/ops/matmul';
 
@@ -105,6 +105,51 @@ describe.runIf(native)('native Reshape with cached shape tensors', () => {
     tf.dispose([...ours, ...ref]);
     expect(tf.memory().numTensors).toBe(before);
     expect(() => tf.engine().runKernel(NATIVE_MATMUL_2D, { a: tf.zeros([2, 2, 2]), b }, { transposeA: false, transposeB: false })).toThrow(/2-D/);
+  });
+
+  it('small batched products through BatchMatMulV3: values and gradients as plain loops, all transpose flags', async () => {
+    require('@tensorflow/tfjs-node');
+    expect(await tf.setBackend('tensorflow')).toBe(true);
+    expect(registerNativeSmallBatchMatMul('tensorflow')).toBe(true);
+    expect(registerNativeSmallBatchMatMul('tensorflow')).toBe(true); // idempotent
+    /** a [B, m, k] · b [B, k, n] in float64 loops */
+    const ref = (a: tf.Tensor3D, b: tf.Tensor3D): number[] => {
+      const [B, m, k] = a.shape;
+      const n = b.shape[2];
+      const A = a.dataSync(), Bv = b.dataSync();
+      const out: number[] = [];
+      for (let q = 0; q < B; q++) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let l = 0; l < k; l++) acc += A[q * m * k + i * k + l] * Bv[q * k * n + l * n + j];
+        out.push(acc);
+      }
+      return out;
+    };
+    const maxDiff = (x: ArrayLike<number>, y: number[]) => Math.max(...y.map((v, i) => Math.abs(v - x[i])));
+    // small (BatchMatMulV3) and one above SMALL_BMM_FLOPS (tfjs-node's BatchMatMulV2)
+    for (const [B, m, k, n] of [[8, 8, 24, 8], [3, 5, 7, 2], [4, 40, 50, 40]]) {
+      expect(B * m * k * n <= SMALL_BMM_FLOPS).toBe(B !== 4);
+      const a = tf.randomNormal([B, m, k], 0, 1, 'float32', B) as tf.Tensor3D;
+      const b = tf.randomNormal([B, k, n], 0, 1, 'float32', m) as tf.Tensor3D;
+      const want = ref(a, b);
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const y = tf.tidy(() => tf.matMul(ta ? tf.transpose(a, [0, 2, 1]) : a, tb ? tf.transpose(b, [0, 2, 1]) : b, ta, tb));
+        expect(y.shape).toEqual([B, m, n]);
+        expect(maxDiff(y.dataSync(), want)).toBeLessThan(1e-4);
+        y.dispose();
+      }
+      // gradients: d/da sum(a·b ⊙ dy) = dy·bᵀ, d/db = aᵀ·dy
+      const dy = tf.randomNormal([B, m, n], 0, 1, 'float32', 5) as tf.Tensor3D;
+      const before = tf.memory().numTensors;
+      const [ga, gb] = tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x as tf.Tensor3D, w as tf.Tensor3D), dy)))([a, b]);
+      const bT = tf.transpose(b, [0, 2, 1]) as tf.Tensor3D;
+      const aT = tf.transpose(a, [0, 2, 1]) as tf.Tensor3D;
+      expect(maxDiff(ga.dataSync(), ref(dy, bT))).toBeLessThan(1e-4);
+      expect(maxDiff(gb.dataSync(), ref(aT, dy))).toBeLessThan(1e-4);
+      tf.dispose([ga, gb, aT, bT]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([a, b, dy]);
+    }
   });
 
   it('instance norm through FusedBatchNormV3 / GradV3 equals the op-by-op one, no leaks', async () => {
