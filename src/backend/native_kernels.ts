@@ -28,13 +28,13 @@ type Info = { dataId: object; shape: number[]; dtype: tf.DataType };
 interface NodeBackendLike {
   incRef(dataId: object): void;
   disposeData(dataId: object): boolean;
-  binding: { TF_ATTR_BOOL: number; TF_ATTR_FLOAT: number; TF_ATTR_STRING: number };
+  binding: { TF_ATTR_BOOL: number; TF_ATTR_FLOAT: number; TF_ATTR_STRING: number; TF_ATTR_INT: number; TF_ATTR_TYPE: number; TF_INT32: number };
   executeMultipleOutputs(name: string, attrs: unknown[], inputs: Info[], numOutputs: number): Info[];
   write(values: Int32Array | Float32Array, shape: number[], dtype: 'int32' | 'float32'): object;
   executeSingleOutput(name: string, attrs: unknown[], inputs: Info[]): Info;
 }
 interface NodeBackendModule {
-  createTensorsTypeOpAttr(name: string, dtype: tf.DataType): unknown;
+  createTensorsTypeOpAttr(name: string, dtypeOrTensors: tf.DataType | Info[]): unknown;
 }
 
 type NativeBackendName = 'tensorflow' | 'tensorflow-gpu';
@@ -48,6 +48,25 @@ function nodeBackendModule(backendName: NativeBackendName): NodeBackendModule {
 /** Distinct shapes kept (a few hundred in a real run); past this, shapes are made per call as tfjs-node does. */
 const MAX_SHAPES = 4096;
 const registered = new Set<string>();
+
+/**
+ * Small int32 tensors (shapes, axes, permutations) written once per distinct value into the backend, outside TF.js's
+ * tensor accounting, and reused by the kernels below; undefined once `MAX_SHAPES` are kept (callers then fall back to
+ * tfjs-node's kernel, which makes one per call).
+ */
+const int32Consts = new WeakMap<object, Map<string, Info>>();
+function int32Const(backend: NodeBackendLike, values: number[], scalar = false): Info | undefined {
+  let cache = int32Consts.get(backend);
+  if (!cache) int32Consts.set(backend, (cache = new Map()));
+  const key = (scalar ? 's' : 'v') + values.join(',');
+  let t = cache.get(key);
+  if (!t && cache.size < MAX_SHAPES) {
+    const shape = scalar ? [] : [values.length];
+    t = { dataId: backend.write(Int32Array.from(values), shape, 'int32'), shape, dtype: 'int32' };
+    cache.set(key, t);
+  }
+  return t;
+}
 const castRegistered = new Set<string>();
 
 /** Same-dtype casts return the input (one more reference); idempotent. */
@@ -72,7 +91,6 @@ export function registerNativeReshape(backendName: NativeBackendName, env: NodeJ
   const original = tf.getKernel('Reshape', backendName);
   if (!original) return false;
   const nb = nodeBackendModule(backendName);
-  const shapes = new Map<string, Info>();
   const kernelFunc = (args: { inputs: { x: Info }; attrs: { shape: number[] }; backend: NodeBackendLike }): Info => {
     const { x } = args.inputs;
     const shape = tf.util.inferFromImplicitShape(args.attrs.shape, tf.util.sizeFromShape(x.shape));
@@ -81,12 +99,7 @@ export function registerNativeReshape(backendName: NativeBackendName, env: NodeJ
       args.backend.incRef(x.dataId);
       return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     }
-    const key = shape.join(',');
-    let st = shapes.get(key);
-    if (!st && shapes.size < MAX_SHAPES) {
-      st = { dataId: args.backend.write(Int32Array.from(shape), [shape.length], 'int32'), shape: [shape.length], dtype: 'int32' };
-      shapes.set(key, st);
-    }
+    const st = int32Const(args.backend, shape);
     if (!st) return (original.kernelFunc as unknown as (a: typeof args) => Info)(args);
     const attrs = [nb.createTensorsTypeOpAttr('T', x.dtype), nb.createTensorsTypeOpAttr('Tshape', 'int32')];
     return args.backend.executeSingleOutput('Reshape', attrs, [x, st]);
@@ -94,6 +107,64 @@ export function registerNativeReshape(backendName: NativeBackendName, env: NodeJ
   tf.unregisterKernel('Reshape', backendName);
   tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
   registered.add(backendName);
+  return true;
+}
+
+/**
+ * Sum, Mean, Max, Min, Prod, Transpose and Concat with their axis/permutation tensors from `int32Const` instead of
+ * a fresh TF.js tensor per call (tfjs-node makes one with tf.tensor1d/tf.scalar and disposes it: two extra trips
+ * through TF.js's engine and TensorFlow per op; its Mean also casts float32 to float32 first). Same TensorFlow ops,
+ * same attributes. Family `consts`.
+ */
+const constsRegistered = new Set<string>();
+
+export function registerNativeConstInputs(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (constsRegistered.has(backendName) || !nativeFamilyWanted('consts', env)) return constsRegistered.has(backendName);
+  const nb = nodeBackendModule(backendName);
+  type Call = { inputs: Record<string, Info> & Info[]; attrs: Record<string, unknown>; backend: NodeBackendLike };
+  const wrap = (kernelName: string, run: (args: Call) => Info | undefined) => {
+    const original = tf.getKernel(kernelName, backendName);
+    if (!original) return;
+    const kernelFunc = (args: Call): Info => run(args) ?? (original.kernelFunc as unknown as (a: Call) => Info)(args);
+    tf.unregisterKernel(kernelName, backendName);
+    tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  };
+  const reduction = (kernelName: string, tfOp: string, axisAttr: 'axis' | 'reductionIndices') =>
+    wrap(kernelName, ({ inputs, attrs, backend }) => {
+      const x = inputs.x;
+      if (kernelName === 'Mean' && x.dtype !== 'float32') return undefined; // tfjs-node casts those first
+      const axes = int32Const(backend, tf.util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape));
+      if (!axes) return undefined;
+      const opAttrs = [
+        { name: 'keep_dims', type: backend.binding.TF_ATTR_BOOL, value: Boolean(attrs.keepDims) },
+        nb.createTensorsTypeOpAttr('T', x.dtype),
+        nb.createTensorsTypeOpAttr('Tidx', 'int32'),
+      ];
+      return backend.executeSingleOutput(tfOp, opAttrs, [x, axes]);
+    });
+  reduction('Sum', 'Sum', 'axis');
+  reduction('Mean', 'Mean', 'axis');
+  reduction('Prod', 'Prod', 'axis');
+  reduction('Max', 'Max', 'reductionIndices');
+  reduction('Min', 'Min', 'axis');
+  wrap('Transpose', ({ inputs, attrs, backend }) => {
+    const perm = int32Const(backend, attrs.perm as number[]);
+    if (!perm) return undefined;
+    const opAttrs = [nb.createTensorsTypeOpAttr('T', inputs.x.dtype), nb.createTensorsTypeOpAttr('Tperm', 'int32')];
+    return backend.executeSingleOutput('Transpose', opAttrs, [inputs.x, perm]);
+  });
+  wrap('Concat', ({ inputs, attrs, backend }) => {
+    const tensors = Array.from(inputs as ArrayLike<Info>);
+    const axis = int32Const(backend, [attrs.axis as number], true);
+    if (!axis) return undefined;
+    const opAttrs = [
+      { name: 'N', type: backend.binding.TF_ATTR_INT, value: tensors.length },
+      { name: 'Tidx', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_INT32 },
+      nb.createTensorsTypeOpAttr('T', tensors),
+    ];
+    return backend.executeSingleOutput('ConcatV2', opAttrs, [...tensors, axis]);
+  });
+  constsRegistered.add(backendName);
   return true;
 }
 
@@ -227,6 +298,7 @@ export function registerNativeFusedNorm(backendName: NativeBackendName, env: Nod
 export function registerNativeKernels(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): void {
   registerNativeReshape(backendName, env);
   registerNativeCast(backendName, env);
+  registerNativeConstInputs(backendName, env);
   registerNativeMatMul2D(backendName, env);
   registerNativeSmallBatchMatMul(backendName, env);
   registerNativeFusedNorm(backendName, env);

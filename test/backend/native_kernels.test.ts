@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { availableBackends } from '../../src/backend/select';
-import { NATIVE_FUSED_NORM, NATIVE_MATMUL_2D, registerNativeCast, registerNativeFusedNorm, registerNativeMatMul2D, registerNativeReshape, registerNativeSmallBatchMatMul, SMALL_BMM_FLOPS } from '../../src/backend/native_kernels';
+import { NATIVE_FUSED_NORM, NATIVE_MATMUL_2D, registerNativeCast, registerNativeConstInputs, registerNativeFusedNorm, registerNativeMatMul2D, registerNativeReshape, registerNativeSmallBatchMatMul, SMALL_BMM_FLOPS } from '../../src/backend/native_kernels';
 import { instanceNorm } from '../../src/nn/ops/norm';
 import { matmul2d } from '../../src/nn/ops/matmul';
 
@@ -105,6 +105,41 @@ describe.runIf(native)('native Reshape with cached shape tensors', () => {
     tf.dispose([...ours, ...ref]);
     expect(tf.memory().numTensors).toBe(before);
     expect(() => tf.engine().runKernel(NATIVE_MATMUL_2D, { a: tf.zeros([2, 2, 2]), b }, { transposeA: false, transposeB: false })).toThrow(/2-D/);
+  });
+
+  it('reductions, transpose and concat with cached axis tensors: same values as the cpu backend, no leaks', async () => {
+    require('@tensorflow/tfjs-node');
+    const data = Array.from({ length: 2 * 3 * 4 }, (_, i) => ((i * 7) % 11) - 5 + i / 10);
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor(data, [2, 3, 4]);
+        const xi = tf.tensor(data.map(Math.round), [2, 3, 4], 'int32');
+        const outs = [
+          tf.sum(x), tf.sum(x, 1), tf.sum(x, [0, 2], true), tf.sum(xi, -1), tf.sum(tf.greater(x, 0), 0),
+          tf.mean(x, 2, true), tf.mean(x, [0, 1]), tf.mean(xi, 1),
+          tf.max(x, 1), tf.max(x, [0, 2], true), tf.min(x, 0), tf.min(xi, -1, true), tf.prod(x, 2), tf.prod(xi, [0, 1]),
+          tf.transpose(x, [2, 0, 1]), tf.transpose(xi, [1, 0, 2]), tf.transpose(x),
+          tf.concat([x, x], 1), tf.concat([x, tf.ones([2, 3, 1])], -1), tf.concat([xi, xi, xi], 0),
+          // gradients through them
+          tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.transpose(tf.concat([t, tf.square(t)], 0), [1, 0, 2]), tf.max(tf.mean(t, 1, true), 0))))(x),
+        ];
+        return outs.map((o) => ({ shape: o.shape, dtype: o.dtype, values: Array.from(o.dataSync()) }));
+      });
+    expect(await tf.setBackend('cpu')).toBe(true);
+    const want = run();
+    expect(await tf.setBackend('tensorflow')).toBe(true);
+    expect(registerNativeConstInputs('tensorflow')).toBe(true);
+    expect(registerNativeConstInputs('tensorflow')).toBe(true); // idempotent
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 2; i++) {
+      const got = run();
+      got.forEach((g, k) => {
+        expect(g.shape, `output ${k}`).toEqual(want[k].shape);
+        expect(g.dtype, `output ${k}`).toBe(want[k].dtype);
+        g.values.forEach((v, j) => expect(Math.abs(v - want[k].values[j]), `output ${k}[${j}]`).toBeLessThan(1e-4 * Math.max(1, Math.abs(v))));
+      });
+    }
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('small batched products through BatchMatMulV3: values and gradients as plain loops, all transpose flags', async () => {
