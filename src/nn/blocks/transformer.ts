@@ -37,14 +37,20 @@ export class SABlock extends Module {
   }
   forward(x: tf.Tensor3D): tf.Tensor3D {
     const [B, T, D] = x.shape;
+    return tf.reshape(this.forwardRows(tf.reshape(x, [B * T, D]) as tf.Tensor2D, B), [B, T, D]) as tf.Tensor3D;
+  }
+  /** The same on tokens as rows, x [B·T, D] → [B·T, D] (sample-major), so the linear layers need no reshapes. */
+  forwardRows(x: tf.Tensor2D, B: number): tf.Tensor2D {
+    const [R, D] = x.shape;
+    const T = R / B;
     const H = this.heads,
       d = D / H;
     // einops "b h (qkv l d) -> qkv b l h d"
     const qkv = tf.transpose(tf.reshape(this.qkv.forward(x), [B, T, 3, H, d]), [2, 0, 3, 1, 4]);
     const [q, k, v] = tf.unstack(tf.reshape(qkv, [3, B * H, T, d])) as tf.Tensor3D[];
     const att = ops.softmax(tf.mul(ops.bmmNT(q, k), d ** -0.5)) as tf.Tensor3D;
-    const o = tf.reshape(tf.transpose(tf.reshape(ops.bmm(att, v), [B, H, T, d]), [0, 2, 1, 3]), [B, T, D]);
-    return this.outProj.forward(o) as tf.Tensor3D;
+    const o = tf.reshape(tf.transpose(tf.reshape(ops.bmm(att, v), [B, H, T, d]), [0, 2, 1, 3]), [R, D]);
+    return this.outProj.forward(o) as tf.Tensor2D;
   }
 }
 
@@ -75,7 +81,15 @@ export class TransformerBlock extends Module {
     this.norm2 = this.addModule('norm2', new LayerNorm(hidden));
   }
   forward(x: tf.Tensor3D): tf.Tensor3D {
-    const h = tf.add(x, this.attn.forward(this.norm1.forward(x) as tf.Tensor3D)) as tf.Tensor3D;
-    return tf.add(h, this.mlp.forward(this.norm2.forward(h))) as tf.Tensor3D;
+    const [B, T, D] = x.shape;
+    return tf.reshape(this.forwardRows(tf.reshape(x, [B * T, D]) as tf.Tensor2D, B), [B, T, D]) as tf.Tensor3D;
+  }
+  /**
+   * The block on tokens as rows, x [B·T, D] (sample-major) → [B·T, D]: what ViTBody runs, so that layer norms,
+   * linear layers and residual adds need no reshapes (each one is a kernel dispatch on the native backend).
+   */
+  forwardRows(x: tf.Tensor2D, B: number): tf.Tensor2D {
+    const h = tf.add(x, this.attn.forwardRows(this.norm1.forward(x) as tf.Tensor2D, B)) as tf.Tensor2D;
+    return tf.add(h, this.mlp.forward(this.norm2.forward(h))) as tf.Tensor2D;
   }
 }

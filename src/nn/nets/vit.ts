@@ -76,14 +76,20 @@ export class ViTBody {
   forward(x: tf.Tensor5D): { x: tf.Tensor3D; hidden: tf.Tensor3D[] } {
     // Each block in its own tidy: in inference its intermediates are freed at once (under a gradient tape the
     // tensors the backward pass needs are kept by the tape anyway).
-    let h = tf.tidy(() => this.patchEmbedding.forward(x));
+    // the blocks run on tokens as rows [B·n, hidden] (TransformerBlock.forwardRows: fewer reshapes)
+    const B = x.shape[0];
+    const tokens = (rows: tf.Tensor) => tf.reshape(rows, [B, -1, this.cfg.hidden]) as tf.Tensor3D;
+    let h = tf.tidy(() => tf.reshape(this.patchEmbedding.forward(x), [-1, this.cfg.hidden]) as tf.Tensor2D);
     const hidden: tf.Tensor3D[] = [];
     for (const b of this.blocks) {
       const prev = h;
-      h = tf.tidy(() => b.forward(prev));
-      hidden.push(h);
+      h = tf.tidy(() => b.forwardRows(prev, B));
+      prev.dispose();
+      hidden.push(tokens(h));
     }
-    return { x: this.norm.forward(h) as tf.Tensor3D, hidden };
+    const out = tf.tidy(() => tokens(this.norm.forward(h)));
+    h.dispose();
+    return { x: out, hidden };
   }
 }
 
