@@ -1,11 +1,11 @@
 /**
  * `SSL3D_NATIVE_KERNELS`: which of ssl3d's native-backend kernel routes are on. Unset/`all`/`1`: all; `0`/`none`:
  * none; a list such as `conv,matmul`: those. Families: `conv`, `matmul` (src/nn/ops/kernels.ts), `matmul2d`,
- * `bmm`, `reshape`, `consts`, `cast`, `norm` (./native_kernels.ts; `matmul2d` also needs `matmul`). The older `SSL3D_NATIVE_CONV=0` still turns off `conv`.
+ * `bmm`, `reshape`, `consts`, `cast`, `norm` (./native_kernels.ts), `adam` (./native_adam.ts; `matmul2d` also needs `matmul`). The older `SSL3D_NATIVE_CONV=0` still turns off `conv`.
  */
 import inspector from 'node:inspector';
 
-export type NativeKernelFamily = 'conv' | 'matmul' | 'matmul2d' | 'bmm' | 'reshape' | 'consts' | 'cast' | 'norm';
+export type NativeKernelFamily = 'conv' | 'matmul' | 'matmul2d' | 'bmm' | 'reshape' | 'consts' | 'cast' | 'norm' | 'adam';
 
 export function nativeFamilyWanted(family: NativeKernelFamily, env: NodeJS.ProcessEnv = process.env): boolean {
   if (family === 'conv' && env.SSL3D_NATIVE_CONV === '0') return false;

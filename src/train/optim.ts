@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { StateDict } from '../io/checkpoint/safetensors';
+import { NativeAdamState, nativeAdamBackend } from '../backend/native_adam';
 
 export interface AdamOptions {
   lr: number;
@@ -28,6 +29,11 @@ export interface AdamOptions {
    * to updating them one by one. Default 2^18 (1 MiB); 0 = every parameter on its own.
    */
   flatMaxElements?: number;
+  /**
+   * Native backend only: update the large parameters with TensorFlow's fused ResourceApplyAdam (default true; also
+   * `SSL3D_NATIVE_KERNELS` family `adam`). false = TF.js ops everywhere.
+   */
+  native?: boolean;
 }
 
 /** The hyper-parameters and step count (JSON), the moments go to a tensor file. */
@@ -40,12 +46,8 @@ export interface OptimizerState {
   step: number;
 }
 
-interface Slot {
-  name: string;
-  param: tf.Variable;
-  m: tf.Variable;
-  v: tf.Variable;
-}
+/** A large parameter: its moments as TF.js variables, or (native backend) with it in TensorFlow resource variables. */
+type Slot = { name: string; param: tf.Variable } & ({ m: tf.Variable; v: tf.Variable; native?: undefined } | { native: NativeAdamState; m?: undefined; v?: undefined });
 
 /** The small parameters as one flat vector: moments live flat, parameters are gathered and scattered each step. */
 interface FlatGroup {
@@ -74,12 +76,17 @@ export class Adam {
     const limit = opts.flatMaxElements ?? 2 ** 18;
     const small = params.filter(([, p]) => p.size <= limit);
     const large = small.length > 1 ? params.filter(([, p]) => p.size > limit) : params;
-    this.slots = large.map(([name, param]) => ({
-      name,
-      param,
-      m: tf.tidy(() => tf.variable(tf.zerosLike(param), false)), // tidy: the zeros tensor itself is not kept
-      v: tf.tidy(() => tf.variable(tf.zerosLike(param), false)),
-    }));
+    // native backend: large parameters through TensorFlow's fused ResourceApplyAdam (src/backend/native_adam.ts)
+    const nativeBackend = opts.native === false ? null : nativeAdamBackend();
+    this.slots = large.map(([name, param]): Slot => {
+      if (nativeBackend && param.dtype === 'float32') return { name, param, native: new NativeAdamState(nativeBackend, param.shape) };
+      return {
+        name,
+        param,
+        m: tf.tidy(() => tf.variable(tf.zerosLike(param), false)), // tidy: the zeros tensor itself is not kept
+        v: tf.tidy(() => tf.variable(tf.zerosLike(param), false)),
+      };
+    });
     if (small.length > 1) {
       let offset = 0;
       const list = small.map(([name, param]) => {
@@ -101,10 +108,22 @@ export class Adam {
     for (const s of this.slots) {
       const g0 = grads[s.param.name];
       if (!g0) continue; // parameter unused in this step (PyTorch skips params whose grad is None)
+      const native = s.native;
+      if (native) {
+        tf.tidy(() => {
+          let theta: tf.Tensor = s.param;
+          let g: tf.Tensor = g0;
+          if (this.type === 'AdamW' && this.weightDecay !== 0) theta = tf.mul(theta, 1 - this.lr * this.weightDecay);
+          if (this.type === 'Adam' && this.weightDecay !== 0) g = tf.add(g, tf.mul(theta, this.weightDecay));
+          s.param.assign(native.step(theta, g, { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, step: this.step }));
+        });
+        continue;
+      }
+      const { m: m0, v: v0 } = s;
       tf.tidy(() => {
-        const { m, v, theta } = this.update(s.param, g0, s.m, s.v);
-        s.m.assign(m);
-        s.v.assign(v);
+        const { m, v, theta } = this.update(s.param, g0, m0, v0);
+        m0.assign(m);
+        v0.assign(v);
         s.param.assign(theta);
       });
     }
@@ -160,8 +179,10 @@ export class Adam {
   async moments(): Promise<StateDict> {
     const out: StateDict = new Map();
     for (const s of this.slots) {
-      out.set(`exp_avg.${s.name}`, { shape: s.m.shape.slice(), data: (await s.m.data()) as Float32Array });
-      out.set(`exp_avg_sq.${s.name}`, { shape: s.v.shape.slice(), data: (await s.v.data()) as Float32Array });
+      const [m, v] = s.native ? [s.native.moment('m'), s.native.moment('v')] : [s.m, s.v];
+      out.set(`exp_avg.${s.name}`, { shape: m.shape.slice(), data: (await m.data()) as Float32Array });
+      out.set(`exp_avg_sq.${s.name}`, { shape: v.shape.slice(), data: (await v.data()) as Float32Array });
+      if (s.native) tf.dispose([m, v]);
     }
     if (this.flat) {
       const m = (await this.flat.m.data()) as Float32Array;
@@ -184,7 +205,7 @@ export class Adam {
       return t.data;
     };
     // check everything before changing anything
-    const slotData = this.slots.map((s) => [get(`exp_avg.${s.name}`, s.m.shape), get(`exp_avg_sq.${s.name}`, s.v.shape)] as const);
+    const slotData = this.slots.map((s) => [get(`exp_avg.${s.name}`, s.param.shape), get(`exp_avg_sq.${s.name}`, s.param.shape)] as const);
     let flatData: [Float32Array, Float32Array] | null = null;
     if (this.flat) {
       const m = new Float32Array(this.flat.size),
@@ -196,8 +217,17 @@ export class Adam {
       flatData = [m, v];
     }
     this.slots.forEach((s, i) => {
-      tf.tidy(() => s.m.assign(tf.tensor(slotData[i][0], s.m.shape)));
-      tf.tidy(() => s.v.assign(tf.tensor(slotData[i][1], s.v.shape)));
+      const { m, v, native } = s;
+      tf.tidy(() => {
+        const [mt, vt] = [tf.tensor(slotData[i][0], s.param.shape), tf.tensor(slotData[i][1], s.param.shape)];
+        if (native) {
+          native.setMoment('m', mt);
+          native.setMoment('v', vt);
+        } else {
+          m!.assign(mt);
+          v!.assign(vt);
+        }
+      });
     });
     if (this.flat && flatData) {
       const f = this.flat;
@@ -210,8 +240,9 @@ export class Adam {
 
   dispose(): void {
     for (const s of this.slots) {
-      s.m.dispose();
-      s.v.dispose();
+      s.native?.dispose();
+      s.m?.dispose();
+      s.v?.dispose();
     }
     this.flat?.m.dispose();
     this.flat?.v.dispose();
