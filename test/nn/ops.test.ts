@@ -193,3 +193,52 @@ describe('memory bounding', () => {
     }
   });
 });
+
+describe('add, reshape and concatChannels: gradients that keep no input alive', () => {
+  beforeAll(async () => {
+    expect(await tf.setBackend('cpu')).toBe(true);
+  });
+  /** tensors the tape saved for the backward pass while running f under a gradient */
+  const savedBy = (f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): number => {
+    let saved = -1;
+    tf.grad((t: tf.Tensor) => {
+      const y = f(t);
+      const tape = (tf.engine() as unknown as { state: { activeTape: Array<{ saved?: tf.Tensor[] }> } }).state.activeTape;
+      saved = tape.reduce((n, node) => n + (node.saved?.length ?? 0), 0);
+      return tf.sum(y);
+    })(x);
+    return saved;
+  };
+  it('equal TF.js values and gradients (with broadcasting), and save nothing', () => {
+    const a = tf.randomNormal([2, 3, 4, 5, 6], 0, 1, 'float32', 1);
+    const bs = [tf.randomNormal([2, 3, 4, 5, 6], 0, 1, 'float32', 2), tf.randomNormal([6], 0, 1, 'float32', 3), tf.randomNormal([1, 3, 1, 5, 1], 0, 1, 'float32', 4)];
+    const dy = tf.randomNormal([2, 3, 4, 5, 6], 0, 1, 'float32', 5);
+    const close = (x: tf.Tensor, y: tf.Tensor) => {
+      expect(x.shape).toEqual(y.shape);
+      expect(tf.max(tf.abs(tf.sub(x, y))).dataSync()[0]).toBeLessThan(1e-5);
+    };
+    for (const b of bs) {
+      close(ops.add(a, b), tf.add(a, b));
+      const ours = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(ops.add(x, y), dy)))([a, b]);
+      const ref = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.add(x, y), dy)))([a, b]);
+      close(ours[0], ref[0]);
+      close(ours[1], ref[1]);
+    }
+    close(ops.reshape(a, [6, -1]), tf.reshape(a, [6, 120]));
+    close(tf.grad((x: tf.Tensor) => tf.sum(tf.mul(ops.reshape(x, [6, 120]), tf.reshape(dy, [6, 120]))))(a), dy);
+    const c = tf.randomNormal([2, 3, 4, 5, 2], 0, 1, 'float32', 6) as tf.Tensor5D;
+    const a5 = a as tf.Tensor5D;
+    const dyc = tf.randomNormal([2, 3, 4, 5, 8], 0, 1, 'float32', 7);
+    close(ops.concatChannels([a5, c]), tf.concat([a5, c], 4));
+    const [ga, gc] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(ops.concatChannels([x as tf.Tensor5D, y as tf.Tensor5D]), dyc)))([a5, c]);
+    close(ga, tf.slice(dyc, [0, 0, 0, 0, 0], [2, 3, 4, 5, 6]));
+    close(gc, tf.slice(dyc, [0, 0, 0, 0, 6], [2, 3, 4, 5, 2]));
+    // what the tape keeps for the backward pass: TF.js's ops save their inputs (for the shapes), these nothing
+    expect(savedBy((x) => tf.add(x, bs[0]), a)).toBeGreaterThan(0);
+    expect(savedBy((x) => ops.add(x, bs[0]), a)).toBe(0);
+    expect(savedBy((x) => tf.reshape(x, [6, 120]), a)).toBeGreaterThan(0);
+    expect(savedBy((x) => ops.reshape(x, [6, 120]), a)).toBe(0);
+    expect(savedBy((x) => tf.concat([x, c], 4), a)).toBeGreaterThan(0);
+    expect(savedBy((x) => ops.concatChannels([x as tf.Tensor5D, c]), a)).toBe(0);
+  });
+});

@@ -18,7 +18,7 @@ export class UnetResBlock extends Module {
   forward(x: tf.Tensor5D): tf.Tensor5D {
     const h = ops.instanceNorm(this.conv2.forward(ops.leakyRelu(ops.instanceNorm(this.conv1.forward(x))) as tf.Tensor5D));
     const r = this.conv3 ? ops.instanceNorm(this.conv3.forward(x)) : x;
-    return ops.leakyRelu(tf.add(h, r)) as tf.Tensor5D;
+    return ops.leakyRelu(ops.add(h, r)) as tf.Tensor5D;
   }
 }
 

@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { customOp } from './custom';
 import { nativeKernels } from './kernels';
 import { linear, matmul2d } from './matmul';
+import { add } from './add';
 
 export interface Conv3dOptions {
   stride?: number;
@@ -53,7 +54,7 @@ export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, b?: tf.Tensor1D, opts: Co
   } else {
     throw new Error(`conv3d: kernel [${kd},${kh},${kw}] stride ${stride} padding '${padding}' is not supported (supported: 1³, k=s patches, 3³ same)`);
   }
-  return b ? tf.add(y, b) : y;
+  return b ? (add(y, b) as tf.Tensor5D) : y;
 }
 
 /** kernel = stride = p, no padding: non-overlapping p³ patches, flattened and multiplied by the [p³·Cin, Cout] filter. */

@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { matmul2d } from './matmul';
+import { add, reshape } from './add';
 
 export function convTranspose3d(x: tf.Tensor5D, w: tf.Tensor5D, b?: tf.Tensor1D, stride?: number): tf.Tensor5D {
   return tf.tidy(() => {
@@ -21,10 +22,11 @@ export function convTranspose3d(x: tf.Tensor5D, w: tf.Tensor5D, b?: tf.Tensor1D,
     let y: tf.Tensor = matmul2d(tf.reshape(x, [B * X * Y * Z, C]) as tf.Tensor2D, tf.reshape(w, [C, k * k * k * cout]) as tf.Tensor2D);
     // the bias on rows of Cout before the interleave: its gradient is then a column sum of a 2-D tensor (a fast
     // reduction on every backend) instead of a sum over four axes of the 5-D output
-    if (b) y = tf.add(tf.reshape(y, [-1, cout]), b);
+    // (reshapes whose gradients keep nothing alive: the product and the interleaved copy are dead after this)
+    if (b) y = add(reshape(y, [-1, cout]), b);
     // [B, X, Y, Z, k, k, k, Cout] → [B, X, k, Y, k, Z, k, Cout]; merge (Z, k, k, Cout) pairs to stay ≤ rank 6
-    const blocks = tf.reshape(y, [B * X, Y, Z, k, k, k * cout]);
+    const blocks = reshape(y, [B * X, Y, Z, k, k, k * cout]);
     const inter = tf.transpose(blocks, [0, 3, 1, 4, 2, 5]); // [B·X, k, Y, k, Z, k·Cout]
-    return tf.reshape(inter, [B, X * k, Y * k, Z * k, cout]) as tf.Tensor5D;
+    return reshape(inter, [B, X * k, Y * k, Z * k, cout]) as tf.Tensor5D;
   });
 }

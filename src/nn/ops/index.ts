@@ -6,3 +6,4 @@ export { layerNorm, instanceNorm } from './norm';
 export { conv3d, setMaxChunkElements, type Conv3dOptions } from './conv3d';
 export { convTranspose3d } from './conv_transpose3d';
 export { concatChannels } from './concat';
+export { add, reshape } from './add';
