@@ -18,6 +18,7 @@ import { availableBackends } from '../../src/backend/select';
 import { decodeSafetensors } from '../../src/io/checkpoint/safetensors';
 import { fromTorch, toTorch, type TorchKind } from '../../src/io/checkpoint/layout';
 import * as ops from '../../src/nn/ops';
+import { customOp } from '../../src/nn/ops/custom';
 import { det, sampleIndices } from '../helpers/det';
 import { FIXTURES } from '../helpers/paths';
 
@@ -240,5 +241,54 @@ describe('add, reshape and concatChannels: gradients that keep no input alive', 
     expect(savedBy((x) => ops.reshape(x, [6, 120]), a)).toBe(0);
     expect(savedBy((x) => tf.concat([x, c], 4), a)).toBeGreaterThan(0);
     expect(savedBy((x) => ops.concatChannels([x as tf.Tensor5D, c]), a)).toBe(0);
+  });
+});
+
+describe('customOp frees a node’s saved tensors and dy right after its gradient', () => {
+  beforeAll(async () => {
+    expect(await tf.setBackend('cpu')).toBe(true);
+  });
+  it('first-order: freed before the next node runs; values unchanged; a caller-supplied dy survives; higher order still works', () => {
+    let keptBy3: tf.Tensor[] = [];
+    let dyOf3: tf.Tensor | null = null;
+    let seenIn2: boolean[] = [];
+    const f3 = customOp(([x], save) => {
+      save([x]);
+      return {
+        value: tf.mul(x, x),
+        gradFunc: (dy, [sx]) => {
+          keptBy3 = [sx];
+          dyOf3 = dy;
+          return tf.mul(dy, tf.mul(sx, 2));
+        },
+      };
+    });
+    const f2 = customOp(([x], save) => {
+      save([x]);
+      return {
+        value: tf.exp(x),
+        gradFunc: (dy, [sx]) => {
+          seenIn2 = [...keptBy3.map((t) => t.isDisposed), dyOf3 ? dyOf3.isDisposed : false];
+          return tf.mul(dy, tf.exp(sx));
+        },
+      };
+    });
+    const x = tf.tensor([0.1, -0.3, 0.7]);
+    const before = tf.memory().numTensors;
+    const g = tf.grad((t: tf.Tensor) => tf.sum(f3(f2(t))))(x);
+    // d/dx exp(x)² = 2·exp(2x)
+    Array.from(g.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(2 * Math.exp(2 * [0.1, -0.3, 0.7][i]), 5));
+    expect(seenIn2).toEqual([true, true]);
+    g.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // a dy passed by the caller is not the backward pass's to free
+    const dy = tf.tensor([1, 2, 3]);
+    const g2 = tf.grad((t: tf.Tensor) => f3(t))(x, dy);
+    expect(dy.isDisposed).toBe(false);
+    expect(Array.from(g2.dataSync()).map((v) => +v.toFixed(5))).toEqual([0.2, -1.2, 4.2]);
+    // second derivative through customOps (nothing is freed while a gradient is being recorded): d²/dx² x² = 2
+    const gg = tf.grad((t: tf.Tensor) => tf.sum(tf.grad((u: tf.Tensor) => tf.sum(f3(u)))(t)))(x);
+    expect(Array.from(gg.dataSync())).toEqual([2, 2, 2]);
+    tf.dispose([dy, g2, gg, x]);
   });
 });
