@@ -18,9 +18,18 @@ export const gelu: (x: tf.Tensor) => tf.Tensor = customOp(([x], save) => {
   };
 });
 
-/** LeakyReLU with PyTorch's default slope 0.01 (MONAI's UNETR blocks). */
+/**
+ * LeakyReLU with PyTorch's default slope 0.01 (MONAI's UNETR blocks); a custom op so that its saved input and dy are
+ * freed as soon as its gradient is computed (./custom.ts). Gradient dy where x > 0, α·dy elsewhere (TF.js's).
+ */
 export function leakyRelu(x: tf.Tensor, alpha = 0.01): tf.Tensor {
-  return tf.leakyRelu(x, alpha);
+  return customOp(([t], save) => {
+    save([t]);
+    return {
+      value: tf.leakyRelu(t, alpha),
+      gradFunc: (dy, [st]) => tf.tidy(() => tf.where(tf.greater(st, 0), dy, tf.mul(dy, alpha))),
+    };
+  })(x);
 }
 
 /** Softmax over the last axis with the analytic gradient dx = y·(dy − Σ dy·y). */

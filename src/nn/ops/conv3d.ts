@@ -50,12 +50,29 @@ export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, b?: tf.Tensor1D, opts: Co
   } else if (kd === 3 && kh === 3 && kw === 3 && stride === 1 && padding === 'same') {
     // The native TensorFlow backend's own Conv3D and its gradients are correct (tested against PyTorch like every
     // path here) and faster than the matmul decomposition; wasm/cpu take the decomposition.
-    y = useNativeConv() ? tf.conv3d(x, w, 1, 'same') : conv3x3x3(x, w);
+    y = useNativeConv() ? backendConv3x3x3(x, w) : conv3x3x3(x, w);
   } else {
     throw new Error(`conv3d: kernel [${kd},${kh},${kw}] stride ${stride} padding '${padding}' is not supported (supported: 1³, k=s patches, 3³ same)`);
   }
   return b ? (add(y, b) as tf.Tensor5D) : y;
 }
+
+/**
+ * The backend's own Conv3D ('same', stride 1) with its own gradient kernels (Conv3DBackpropInputV2 /
+ * Conv3DBackpropFilterV2, as TF.js's gradient runs them), as a custom op so that its saved input and its dy are freed
+ * as soon as its gradient is computed (./custom.ts) instead of at the end of the backward pass.
+ */
+const backendConv3x3x3 = customOp<tf.Tensor5D>(([x, w], save) => {
+  save([x, w]);
+  const strides: [number, number, number] = [1, 1, 1];
+  return {
+    value: tf.conv3d(x as tf.Tensor5D, w as tf.Tensor5D, strides, 'same'),
+    gradFunc: (dy, [sx, sw]) => [
+      tf.engine().runKernel('Conv3DBackpropInputV2', { dy, filter: sw }, { pad: 'same', strides, inputShape: sx.shape }) as tf.Tensor,
+      tf.engine().runKernel('Conv3DBackpropFilterV2', { x: sx, dy }, { pad: 'same', strides, filterShape: sw.shape }) as tf.Tensor,
+    ],
+  };
+});
 
 /** kernel = stride = p, no padding: non-overlapping p³ patches, flattened and multiplied by the [p³·Cin, Cout] filter. */
 function patchConv(x: tf.Tensor5D, w: tf.Tensor5D): tf.Tensor5D {
