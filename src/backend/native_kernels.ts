@@ -1,28 +1,26 @@
 /**
- * Cheaper Reshape and Cast, and TensorFlow's 2-D MatMul, for the native TensorFlow backend
- * (`@tensorflow/tfjs-node`/`-gpu`).
+ * Kernels registered over tfjs-node's (or tfjs-node-gpu's) for the native TensorFlow backend, each a family of
+ * `SSL3D_NATIVE_KERNELS` (all on by default; a list without a family keeps tfjs-node's own; same results):
  *
- * tfjs-node runs every reshape as TensorFlow's Reshape op with the target shape passed as a fresh int32 tensor,
- * created from JavaScript and disposed again each time. A training step of the small presets runs ~600 reshapes
- * (linear layers flatten to 2-D and back, forward and backward), and eager dispatch dominates such steps. Here the
- * shape tensors are made once per distinct shape, directly in the backend (outside TF.js's tensor accounting, so
- * `tf.memory()` and the leak tests do not see them), and reused: 40 → 27 µs per reshape measured. A reshape to the
- * tensor's own shape (TF.js's Add/Mul/Sub gradients end with one per operand: 258 of the 581 reshapes of a
- * ViTAutoEnc small-preset step, 480 of 1,267 for UNETR) returns the input, as the same-dtype Cast below does.
- *
- * tfjs-node also runs a Cast op for a cast to the tensor's own dtype, and TF.js's Multiply gradient casts both
- * operands to float32: ~250 such no-op casts per UNETR small-preset step. Here a same-dtype cast returns the input
- * (as tfjs-node's Identity does: one more reference to the same tensor handle); other casts run as before.
- *
- * tfjs-node runs every product as BatchMatMulV2, also 2-D ones; TensorFlow's own MatMul op is 17–24 % faster for the
- * ViT-B shapes ([432, 768]·[768, 3072]: 26 → 20 ms). `NATIVE_MATMUL_2D` ('Ssl3dMatMul2D') runs it, with its
- * transpose flags; src/nn/ops/matmul.ts uses it for dense layers when registered for the active backend.
- *
- * Same results; `SSL3D_NATIVE_KERNELS` without `reshape` / `cast` / `matmul2d` (e.g. `conv,matmul` or `0`) keeps
- * tfjs-node's own.
+ * - `reshape`: tfjs-node runs every reshape as TensorFlow's Reshape op with the target shape passed as a fresh int32
+ *   tensor, created from JavaScript and disposed again each time. A training step of the small presets runs ~600
+ *   reshapes, and eager dispatch dominates such steps. Here the shape tensors are made once per distinct shape,
+ *   directly in the backend (outside TF.js's tensor accounting, so `tf.memory()` and the leak tests do not see them),
+ *   and reused: 40 → 27 µs per reshape measured. A reshape to the tensor's own shape (TF.js's Add/Mul/Sub gradients
+ *   end with one per operand: 258 of the 581 reshapes of a ViTAutoEnc small-preset step, 480 of 1,267 for UNETR)
+ *   returns the input, as the same-dtype Cast does.
+ * - `consts`: reductions, transposes and concats take their axis tensors from the same cache.
+ * - `cast`: tfjs-node runs a Cast op for a cast to the tensor's own dtype, and TF.js's Multiply gradient casts both
+ *   operands to float32: ~250 such no-op casts per UNETR small-preset step. Here a same-dtype cast returns the input
+ *   (as tfjs-node's Identity does: one more reference to the same tensor handle); other casts run as before.
+ * - `matmul2d`: tfjs-node runs every product as BatchMatMulV2, also 2-D ones; TensorFlow's own MatMul op is 17–24 %
+ *   faster for the ViT-B shapes ([432, 768]·[768, 3072]: 26 → 20 ms). `NATIVE_MATMUL_2D` ('Ssl3dMatMul2D') runs it,
+ *   with its transpose flags; src/nn/ops/matmul.ts uses it for dense layers when registered for the active backend.
+ * - `bmm`: small batched products through BatchMatMulV3 (below).
+ * - `norm`: instance norms through FusedBatchNormV3 and its gradient op (below).
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeFamilyWanted, profilerMayRun } from './kernel_env';
+import { nativeFamilyWanted, safeUnderProfiler, type NativeKernelFamily } from './kernel_env';
 
 type Info = { dataId: object; shape: number[]; dtype: tf.DataType };
 interface NodeBackendLike {
@@ -47,67 +45,79 @@ function nodeBackendModule(backendName: NativeBackendName): NodeBackendModule {
 
 /** Distinct shapes kept (a few hundred in a real run); past this, shapes are made per call as tfjs-node does. */
 const MAX_SHAPES = 4096;
-const registered = new Set<string>();
 
 /**
- * Small int32 tensors (shapes, axes, permutations) written once per distinct value into the backend, outside TF.js's
- * tensor accounting, and reused by the kernels below; undefined once `MAX_SHAPES` are kept (callers then fall back to
- * tfjs-node's kernel, which makes one per call).
+ * Small constant tensors (shapes, axes, permutations, the fused norm's scale and offset) written once per backend and
+ * key, outside TF.js's tensor accounting, and reused by the kernels below. Bounded caches return undefined once
+ * `MAX_SHAPES` are kept (callers then fall back to tfjs-node's kernel, which makes one per call).
  */
-const int32Consts = new WeakMap<object, Map<string, Info>>();
-function int32Const(backend: NodeBackendLike, values: number[], scalar = false): Info | undefined {
-  let cache = int32Consts.get(backend);
-  if (!cache) int32Consts.set(backend, (cache = new Map()));
-  const key = (scalar ? 's' : 'v') + values.join(',');
+const constCaches = new WeakMap<object, Map<string, Info>>();
+function cachedConst(backend: NodeBackendLike, key: string, make: () => { values: Int32Array | Float32Array; shape: number[] }, bounded = true): Info | undefined {
+  let cache = constCaches.get(backend);
+  if (!cache) constCaches.set(backend, (cache = new Map()));
   let t = cache.get(key);
-  if (!t && cache.size < MAX_SHAPES) {
-    const shape = scalar ? [] : [values.length];
-    t = { dataId: backend.write(Int32Array.from(values), shape, 'int32'), shape, dtype: 'int32' };
+  if (!t && (!bounded || cache.size < MAX_SHAPES)) {
+    const { values, shape } = make();
+    const dtype = values instanceof Int32Array ? 'int32' : 'float32';
+    t = { dataId: backend.write(values, shape, dtype), shape, dtype };
     cache.set(key, t);
   }
   return t;
 }
-const castRegistered = new Set<string>();
 
-/** Same-dtype casts return the input (one more reference); idempotent. */
-export function registerNativeCast(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (castRegistered.has(backendName) || !nativeFamilyWanted('cast', env)) return castRegistered.has(backendName);
-  const original = tf.getKernel('Cast', backendName);
+function int32Const(backend: NodeBackendLike, values: number[], scalar = false): Info | undefined {
+  return cachedConst(backend, (scalar ? 's' : 'v') + values.join(','), () => ({ values: Int32Array.from(values), shape: scalar ? [] : [values.length] }));
+}
+
+type KernelArgs = { inputs: Record<string, Info> & Info[]; attrs: Record<string, unknown>; backend: NodeBackendLike };
+
+/** Replaces `kernelName`'s kernel: `run` returns the result, or undefined to let tfjs-node's kernel run instead. */
+function overrideKernel(backendName: NativeBackendName, kernelName: string, run: (args: KernelArgs) => Info | undefined): boolean {
+  const original = tf.getKernel(kernelName, backendName);
   if (!original) return false;
-  const kernelFunc = (args: { inputs: { x: Info }; attrs: { dtype: tf.DataType }; backend: NodeBackendLike }): Info => {
-    const { x } = args.inputs;
-    if (x.dtype !== args.attrs.dtype) return (original.kernelFunc as unknown as (a: typeof args) => Info)(args);
-    args.backend.incRef(x.dataId);
-    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-  };
-  tf.unregisterKernel('Cast', backendName);
+  const kernelFunc = (args: KernelArgs): Info => run(args) ?? (original.kernelFunc as unknown as (a: KernelArgs) => Info)(args);
+  tf.unregisterKernel(kernelName, backendName);
   tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  castRegistered.add(backendName);
   return true;
 }
 
-export function registerNativeReshape(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (registered.has(backendName) || !nativeFamilyWanted('reshape', env)) return registered.has(backendName);
-  const original = tf.getKernel('Reshape', backendName);
-  if (!original) return false;
-  const nb = nodeBackendModule(backendName);
-  const kernelFunc = (args: { inputs: { x: Info }; attrs: { shape: number[] }; backend: NodeBackendLike }): Info => {
-    const { x } = args.inputs;
-    const shape = tf.util.inferFromImplicitShape(args.attrs.shape, tf.util.sizeFromShape(x.shape));
-    if (tf.util.arraysEqual(shape, x.shape)) {
-      // TF.js's broadcasting gradients reshape every result to its operand's shape, mostly a no-op
-      args.backend.incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    }
-    const st = int32Const(args.backend, shape);
-    if (!st) return (original.kernelFunc as unknown as (a: typeof args) => Info)(args);
-    const attrs = [nb.createTensorsTypeOpAttr('T', x.dtype), nb.createTensorsTypeOpAttr('Tshape', 'int32')];
-    return args.backend.executeSingleOutput('Reshape', attrs, [x, st]);
-  };
-  tf.unregisterKernel('Reshape', backendName);
-  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  registered.add(backendName);
+/** Families already registered, as `family/backend` (each registration is idempotent). */
+const registered = new Set<string>();
+function registerOnce(family: NativeKernelFamily, backendName: NativeBackendName, env: NodeJS.ProcessEnv, register: () => boolean): boolean {
+  const key = `${family}/${backendName}`;
+  if (registered.has(key)) return true;
+  if (!nativeFamilyWanted(family, env) || !register()) return false;
+  registered.add(key);
   return true;
+}
+
+/** Same-dtype casts return the input (one more reference); idempotent. */
+export function registerNativeCast(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
+  return registerOnce('cast', backendName, env, () =>
+    overrideKernel(backendName, 'Cast', ({ inputs: { x }, attrs, backend }) => {
+      if (x.dtype !== attrs.dtype) return undefined;
+      backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    }),
+  );
+}
+
+export function registerNativeReshape(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
+  return registerOnce('reshape', backendName, env, () => {
+    const nb = nodeBackendModule(backendName);
+    return overrideKernel(backendName, 'Reshape', ({ inputs: { x }, attrs, backend }) => {
+      const shape = tf.util.inferFromImplicitShape(attrs.shape as number[], tf.util.sizeFromShape(x.shape));
+      if (tf.util.arraysEqual(shape, x.shape)) {
+        // TF.js's broadcasting gradients reshape every result to its operand's shape, mostly a no-op
+        backend.incRef(x.dataId);
+        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      }
+      const st = int32Const(backend, shape);
+      if (!st) return undefined;
+      const opAttrs = [nb.createTensorsTypeOpAttr('T', x.dtype), nb.createTensorsTypeOpAttr('Tshape', 'int32')];
+      return backend.executeSingleOutput('Reshape', opAttrs, [x, st]);
+    });
+  });
 }
 
 /**
@@ -116,56 +126,45 @@ export function registerNativeReshape(backendName: NativeBackendName, env: NodeJ
  * through TF.js's engine and TensorFlow per op; its Mean also casts float32 to float32 first). Same TensorFlow ops,
  * same attributes. Family `consts`.
  */
-const constsRegistered = new Set<string>();
-
 export function registerNativeConstInputs(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (constsRegistered.has(backendName) || !nativeFamilyWanted('consts', env)) return constsRegistered.has(backendName);
-  const nb = nodeBackendModule(backendName);
-  type Call = { inputs: Record<string, Info> & Info[]; attrs: Record<string, unknown>; backend: NodeBackendLike };
-  const wrap = (kernelName: string, run: (args: Call) => Info | undefined) => {
-    const original = tf.getKernel(kernelName, backendName);
-    if (!original) return;
-    const kernelFunc = (args: Call): Info => run(args) ?? (original.kernelFunc as unknown as (a: Call) => Info)(args);
-    tf.unregisterKernel(kernelName, backendName);
-    tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  };
-  const reduction = (kernelName: string, tfOp: string, axisAttr: 'axis' | 'reductionIndices') =>
-    wrap(kernelName, ({ inputs, attrs, backend }) => {
-      const x = inputs.x;
-      if (kernelName === 'Mean' && x.dtype !== 'float32') return undefined; // tfjs-node casts those first
-      const axes = int32Const(backend, tf.util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape));
-      if (!axes) return undefined;
-      const opAttrs = [
-        { name: 'keep_dims', type: backend.binding.TF_ATTR_BOOL, value: Boolean(attrs.keepDims) },
-        nb.createTensorsTypeOpAttr('T', x.dtype),
-        nb.createTensorsTypeOpAttr('Tidx', 'int32'),
-      ];
-      return backend.executeSingleOutput(tfOp, opAttrs, [x, axes]);
+  return registerOnce('consts', backendName, env, () => {
+    const nb = nodeBackendModule(backendName);
+    const reduction = (kernelName: string, axisAttr: 'axis' | 'reductionIndices') =>
+      overrideKernel(backendName, kernelName, ({ inputs: { x }, attrs, backend }) => {
+        if (kernelName === 'Mean' && x.dtype !== 'float32') return undefined; // tfjs-node casts those first
+        const axes = int32Const(backend, tf.util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape));
+        if (!axes) return undefined;
+        const opAttrs = [
+          { name: 'keep_dims', type: backend.binding.TF_ATTR_BOOL, value: Boolean(attrs.keepDims) },
+          nb.createTensorsTypeOpAttr('T', x.dtype),
+          nb.createTensorsTypeOpAttr('Tidx', 'int32'),
+        ];
+        return backend.executeSingleOutput(kernelName, opAttrs, [x, axes]);
+      });
+    reduction('Sum', 'axis');
+    reduction('Mean', 'axis');
+    reduction('Prod', 'axis');
+    reduction('Max', 'reductionIndices');
+    reduction('Min', 'axis');
+    overrideKernel(backendName, 'Transpose', ({ inputs: { x }, attrs, backend }) => {
+      const perm = int32Const(backend, attrs.perm as number[]);
+      if (!perm) return undefined;
+      const opAttrs = [nb.createTensorsTypeOpAttr('T', x.dtype), nb.createTensorsTypeOpAttr('Tperm', 'int32')];
+      return backend.executeSingleOutput('Transpose', opAttrs, [x, perm]);
     });
-  reduction('Sum', 'Sum', 'axis');
-  reduction('Mean', 'Mean', 'axis');
-  reduction('Prod', 'Prod', 'axis');
-  reduction('Max', 'Max', 'reductionIndices');
-  reduction('Min', 'Min', 'axis');
-  wrap('Transpose', ({ inputs, attrs, backend }) => {
-    const perm = int32Const(backend, attrs.perm as number[]);
-    if (!perm) return undefined;
-    const opAttrs = [nb.createTensorsTypeOpAttr('T', inputs.x.dtype), nb.createTensorsTypeOpAttr('Tperm', 'int32')];
-    return backend.executeSingleOutput('Transpose', opAttrs, [inputs.x, perm]);
+    overrideKernel(backendName, 'Concat', ({ inputs, attrs, backend }) => {
+      const tensors = Array.from(inputs as ArrayLike<Info>);
+      const axis = int32Const(backend, [attrs.axis as number], true);
+      if (!axis) return undefined;
+      const opAttrs = [
+        { name: 'N', type: backend.binding.TF_ATTR_INT, value: tensors.length },
+        { name: 'Tidx', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_INT32 },
+        nb.createTensorsTypeOpAttr('T', tensors),
+      ];
+      return backend.executeSingleOutput('ConcatV2', opAttrs, [...tensors, axis]);
+    });
+    return true;
   });
-  wrap('Concat', ({ inputs, attrs, backend }) => {
-    const tensors = Array.from(inputs as ArrayLike<Info>);
-    const axis = int32Const(backend, [attrs.axis as number], true);
-    if (!axis) return undefined;
-    const opAttrs = [
-      { name: 'N', type: backend.binding.TF_ATTR_INT, value: tensors.length },
-      { name: 'Tidx', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_INT32 },
-      nb.createTensorsTypeOpAttr('T', tensors),
-    ];
-    return backend.executeSingleOutput('ConcatV2', opAttrs, [...tensors, axis]);
-  });
-  constsRegistered.add(backendName);
-  return true;
 }
 
 /** Kernel name of TensorFlow's 2-D MatMul (inputs a, b; attrs transposeA, transposeB). */
@@ -174,10 +173,7 @@ export const NATIVE_MATMUL_2D = 'Ssl3dMatMul2D';
 export function registerNativeMatMul2D(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env, execArgv: string[] = process.execArgv): boolean {
   if (tf.getKernel(NATIVE_MATMUL_2D, backendName)) return true;
   if (!nativeFamilyWanted('matmul', env) || !nativeFamilyWanted('matmul2d', env)) return false;
-  if (profilerMayRun(execArgv, env) && !/matmul2d/i.test(env.SSL3D_NATIVE_KERNELS ?? '')) {
-    process.emitWarning('ssl3d: V8 profiler or inspector active; dense layers use tfjs-node\'s BatchMatMulV2 instead of TensorFlow\'s MatMul (which crashes under the profiler). Listing matmul2d in SSL3D_NATIVE_KERNELS forces MatMul.');
-    return false;
-  }
+  if (!safeUnderProfiler('matmul2d', 'dense layers use tfjs-node\'s BatchMatMulV2 instead of TensorFlow\'s MatMul', env, execArgv)) return false;
   const nb = nodeBackendModule(backendName);
   const kernelFunc = (args: { inputs: { a: Info; b: Info }; attrs: { transposeA: boolean; transposeB: boolean }; backend: NodeBackendLike }): Info => {
     const { a, b } = args.inputs;
@@ -200,37 +196,28 @@ export function registerNativeMatMul2D(backendName: NativeBackendName, env: Node
  * V8's profiler like `matmul2d` (BatchMatMulV3 corrupts the heap there too).
  */
 export const SMALL_BMM_FLOPS = 1 << 18;
-const bmmRegistered = new Set<string>();
 
 export function registerNativeSmallBatchMatMul(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env, execArgv: string[] = process.execArgv): boolean {
-  if (bmmRegistered.has(backendName)) return true;
-  if (!nativeFamilyWanted('bmm', env)) return false;
-  if (profilerMayRun(execArgv, env) && !/\bbmm\b/i.test(env.SSL3D_NATIVE_KERNELS ?? '')) return false;
-  const original = tf.getKernel('BatchMatMul', backendName);
-  if (!original) return false;
-  const nb = nodeBackendModule(backendName);
-  type Args = { inputs: { a: Info; b: Info }; attrs: { transposeA: boolean; transposeB: boolean }; backend: NodeBackendLike };
-  const kernelFunc = (args: Args): Info => {
-    const { a, b } = args.inputs;
-    const { transposeA, transposeB } = args.attrs;
-    const small =
-      a.shape.length === 3 && b.shape.length === 3 && a.shape[0] === b.shape[0] && a.dtype === 'float32' && b.dtype === 'float32' &&
-      a.shape[0] * a.shape[1] * a.shape[2] * (transposeB ? b.shape[1] : b.shape[2]) <= SMALL_BMM_FLOPS;
-    if (!small) return (original.kernelFunc as unknown as (x: Args) => Info)(args);
-    const BOOL = args.backend.binding.TF_ATTR_BOOL;
-    const attrs = [
-      nb.createTensorsTypeOpAttr('Ta', 'float32'),
-      nb.createTensorsTypeOpAttr('Tb', 'float32'),
-      nb.createTensorsTypeOpAttr('Tout', 'float32'),
-      { name: 'adj_x', type: BOOL, value: transposeA },
-      { name: 'adj_y', type: BOOL, value: transposeB },
-    ];
-    return args.backend.executeSingleOutput('BatchMatMulV3', attrs, [a, b]);
-  };
-  tf.unregisterKernel('BatchMatMul', backendName);
-  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  bmmRegistered.add(backendName);
-  return true;
+  return registerOnce('bmm', backendName, env, () => {
+    if (!safeUnderProfiler('bmm', 'small batched products use tfjs-node\'s BatchMatMulV2 instead of BatchMatMulV3', env, execArgv)) return false;
+    const nb = nodeBackendModule(backendName);
+    return overrideKernel(backendName, 'BatchMatMul', ({ inputs: { a, b }, attrs, backend }) => {
+      const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+      const small =
+        a.shape.length === 3 && b.shape.length === 3 && a.shape[0] === b.shape[0] && a.dtype === 'float32' && b.dtype === 'float32' &&
+        a.shape[0] * a.shape[1] * a.shape[2] * (transposeB ? b.shape[1] : b.shape[2]) <= SMALL_BMM_FLOPS;
+      if (!small) return undefined;
+      const BOOL = backend.binding.TF_ATTR_BOOL;
+      const opAttrs = [
+        nb.createTensorsTypeOpAttr('Ta', 'float32'),
+        nb.createTensorsTypeOpAttr('Tb', 'float32'),
+        nb.createTensorsTypeOpAttr('Tout', 'float32'),
+        { name: 'adj_x', type: BOOL, value: transposeA },
+        { name: 'adj_y', type: BOOL, value: transposeB },
+      ];
+      return backend.executeSingleOutput('BatchMatMulV3', opAttrs, [a, b]);
+    });
+  });
 }
 
 /**
@@ -248,16 +235,8 @@ export function registerNativeFusedNorm(backendName: NativeBackendName, env: Nod
   if (!nativeFamilyWanted('norm', env)) return false;
   const nb = nodeBackendModule(backendName);
   // scale = 1 and offset = 0 per channel count, and the empty mean/variance inputs: made once, kept in the backend
-  const consts = new Map<string, Info>();
-  const constant = (backend: NodeBackendLike, key: string, shape: number[], value: number): Info => {
-    let t = consts.get(key);
-    if (!t) {
-      const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(value);
-      t = { dataId: backend.write(data, shape, 'float32'), shape, dtype: 'float32' };
-      consts.set(key, t);
-    }
-    return t;
-  };
+  const constant = (backend: NodeBackendLike, key: string, shape: number[], value: number): Info =>
+    cachedConst(backend, `norm:${key}`, () => ({ values: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(value), shape }), false)!;
   const attrs = (backend: NodeBackendLike, eps: number, withFactor: boolean) => [
     nb.createTensorsTypeOpAttr('T', 'float32'),
     nb.createTensorsTypeOpAttr('U', 'float32'),

@@ -62,7 +62,7 @@ const CANDIDATES: Candidate[] = [
     load: () => {
       quietTensorFlow();
       const tf = require('@tensorflow/tfjs-node-gpu') as Tf;
-      registerNativeKernels('tensorflow-gpu'); // reshape, cast, 2-D MatMul (./native_kernels.ts)
+      registerNativeKernels('tensorflow-gpu'); // ./native_kernels.ts (SSL3D_NATIVE_KERNELS picks the families)
       return tf;
     },
     hint: 'install @tensorflow/tfjs-node-gpu (needs a CUDA machine; see README "Backends")',
@@ -74,7 +74,7 @@ const CANDIDATES: Candidate[] = [
     load: () => {
       quietTensorFlow();
       const tf = require('@tensorflow/tfjs-node') as Tf;
-      registerNativeKernels('tensorflow'); // reshape, cast, 2-D MatMul (./native_kernels.ts)
+      registerNativeKernels('tensorflow'); // ./native_kernels.ts (SSL3D_NATIVE_KERNELS picks the families)
       return tf;
     },
     hint: 'install @tensorflow/tfjs-node (see README "Backends" for the offline route)',

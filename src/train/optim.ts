@@ -111,10 +111,7 @@ export class Adam {
       const native = s.native;
       if (native) {
         tf.tidy(() => {
-          let theta: tf.Tensor = s.param;
-          let g: tf.Tensor = g0;
-          if (this.type === 'AdamW' && this.weightDecay !== 0) theta = tf.mul(theta, 1 - this.lr * this.weightDecay);
-          if (this.type === 'Adam' && this.weightDecay !== 0) g = tf.add(g, tf.mul(theta, this.weightDecay));
+          const { theta, g } = this.weightDecayed(s.param, g0);
           s.param.assign(native.step(theta, g, { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, step: this.step }));
         });
         continue;
@@ -130,16 +127,20 @@ export class Adam {
     if (this.flat) this.applyFlat(this.flat, grads);
   }
 
+  /** Weight decay before the Adam step: AdamW shrinks θ (decoupled), Adam adds wd·θ to the gradient (L2). */
+  private weightDecayed(param: tf.Tensor, g: tf.Tensor): { theta: tf.Tensor; g: tf.Tensor } {
+    if (this.weightDecay === 0) return { theta: param, g };
+    if (this.type === 'AdamW') return { theta: tf.mul(param, 1 - this.lr * this.weightDecay), g };
+    return { theta: param, g: tf.add(g, tf.mul(param, this.weightDecay)) };
+  }
+
   /** The update of one tensor (a parameter or the flat vector): new moments and parameter values. */
   private update(param: tf.Tensor, g0: tf.Tensor, m0: tf.Tensor, v0: tf.Tensor): { m: tf.Tensor; v: tf.Tensor; theta: tf.Tensor } {
     const [b1, b2] = this.betas;
     const bc1 = 1 - Math.pow(b1, this.step);
     const bc2Sqrt = Math.sqrt(1 - Math.pow(b2, this.step));
     const stepSize = this.lr / bc1;
-    let theta: tf.Tensor = param;
-    let g: tf.Tensor = g0;
-    if (this.type === 'AdamW' && this.weightDecay !== 0) theta = tf.mul(theta, 1 - this.lr * this.weightDecay);
-    if (this.type === 'Adam' && this.weightDecay !== 0) g = tf.add(g, tf.mul(theta, this.weightDecay));
+    const { theta, g } = this.weightDecayed(param, g0);
     const m = tf.add(tf.mul(m0, b1), tf.mul(g, 1 - b1));
     const v = tf.add(tf.mul(v0, b2), tf.mul(tf.square(g), 1 - b2));
     const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), this.eps);

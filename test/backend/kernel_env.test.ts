@@ -1,6 +1,6 @@
 /** SSL3D_NATIVE_KERNELS parsing and the profiler check that keeps TensorFlow's MatMul off under V8's profiler. */
 import { describe, expect, it } from 'vitest';
-import { nativeFamilyWanted, profilerMayRun } from '../../src/backend/kernel_env';
+import { nativeFamilyWanted, profilerMayRun, safeUnderProfiler } from '../../src/backend/kernel_env';
 
 describe('nativeFamilyWanted', () => {
   it('reads SSL3D_NATIVE_KERNELS', () => {
@@ -23,5 +23,15 @@ describe('profilerMayRun', () => {
     expect(profilerMayRun([], { NODE_OPTIONS: '--inspect=0.0.0.0:9229' })).toBe(true);
     expect(profilerMayRun(['--inspect-brk'], {})).toBe(true);
     expect(profilerMayRun(['--profile-something-else'], {})).toBe(false);
+  });
+});
+
+describe('safeUnderProfiler', () => {
+  it('keeps a crashing family off under the profiler unless SSL3D_NATIVE_KERNELS names it', () => {
+    expect(safeUnderProfiler('bmm', 'x', {}, [])).toBe(true);
+    expect(safeUnderProfiler('bmm', 'x', {}, ['--cpu-prof'])).toBe(false);
+    expect(safeUnderProfiler('bmm', 'x', { SSL3D_NATIVE_KERNELS: 'all' }, ['--prof'])).toBe(false);
+    expect(safeUnderProfiler('bmm', 'x', { SSL3D_NATIVE_KERNELS: 'matmul, bmm' }, ['--cpu-prof'])).toBe(true);
+    expect(safeUnderProfiler('matmul2d', 'x', { SSL3D_NATIVE_KERNELS: 'bmm' }, ['--cpu-prof'])).toBe(false);
   });
 });

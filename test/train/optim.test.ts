@@ -3,12 +3,41 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Adam } from '../../src/train/optim';
+import { Adam, type AdamOptions } from '../../src/train/optim';
 import { availableBackends } from '../../src/backend/select';
 import { det } from '../helpers/det';
 import { FIXTURES } from '../helpers/paths';
 
 const fx = JSON.parse(readFileSync(path.join(FIXTURES, 'optim', 'trajectories.json'), 'utf8'));
+
+/**
+ * Runs one fixture case for fx.steps steps and checks every parameter against PyTorch's trajectory within tol(t),
+ * and that the steps leave no tensors behind. Returns the optimizer (disposed unless dispose is false).
+ */
+function followTrajectory(tag: string, c: any, extra: Partial<AdamOptions>, tol: (t: number) => number, dispose = true): Adam {
+  const shapes: number[][] = fx.shapes;
+  const vars = shapes.map((s, i) => tf.variable(tf.tensor(det(s, i + 1), s), true, `${tag}_p${i}`));
+  const opt = new Adam(
+    vars.map((v, i) => [`p${i}`, v]),
+    { lr: c.kwargs.lr, weightDecay: c.kwargs.weight_decay ?? 0, decoupled: c.optimizer === 'AdamW', ...extra },
+  );
+  const before = tf.memory().numTensors;
+  for (let t = 0; t < fx.steps; t++) {
+    const grads: Record<string, tf.Tensor> = {};
+    shapes.forEach((s, i) => (grads[vars[i].name] = tf.tensor(det(s, 100 + 10 * t + i, 0.5), s)));
+    opt.apply(grads);
+    Object.values(grads).forEach((g) => g.dispose());
+    vars.forEach((v, i) => {
+      const got = v.dataSync();
+      const ref: number[] = c.trajectory[t][i];
+      for (let k = 0; k < ref.length; k++) expect(Math.abs(got[k] - ref[k])).toBeLessThan(tol(t));
+    });
+  }
+  expect(tf.memory().numTensors).toBe(before);
+  if (dispose) opt.dispose();
+  vars.forEach((v) => v.dispose());
+  return opt;
+}
 
 describe('Adam / AdamW vs torch.optim', () => {
   beforeAll(async () => {
@@ -24,27 +53,7 @@ describe('Adam / AdamW vs torch.optim', () => {
   });
   for (const [name, c] of Object.entries<any>(fx.cases)) {
     it(`${name}: ${fx.steps} steps equal PyTorch's to 1e-6`, () => {
-      const shapes: number[][] = fx.shapes;
-      const vars = shapes.map((s, i) => tf.variable(tf.tensor(det(s, i + 1), s), true, `${name}_p${i}`));
-      const opt = new Adam(
-        vars.map((v, i) => [`p${i}`, v]),
-        { lr: c.kwargs.lr, weightDecay: c.kwargs.weight_decay ?? 0, decoupled: c.optimizer === 'AdamW' },
-      );
-      const before = tf.memory().numTensors;
-      for (let t = 0; t < fx.steps; t++) {
-        const grads: Record<string, tf.Tensor> = {};
-        shapes.forEach((s, i) => (grads[vars[i].name] = tf.tensor(det(s, 100 + 10 * t + i, 0.5), s)));
-        opt.apply(grads);
-        Object.values(grads).forEach((g) => g.dispose());
-        vars.forEach((v, i) => {
-          const got = v.dataSync();
-          const ref: number[] = c.trajectory[t][i];
-          for (let k = 0; k < ref.length; k++) expect(Math.abs(got[k] - ref[k])).toBeLessThan(1e-6);
-        });
-      }
-      expect(tf.memory().numTensors).toBe(before);
-      opt.dispose();
-      vars.forEach((v) => v.dispose());
+      followTrajectory(name, c, {}, () => 1e-6);
     });
   }
 
@@ -136,28 +145,9 @@ describe.runIf(native)('Adam / AdamW on the native backend through ResourceApply
     // difference grows with the distance travelled (2.1e-6 after 8 steps at lr 0.1 in adamw_strong), so the bound
     // here is 1e-6 + 1e-5 · lr · steps: float32 rounding relative to the updates, far below one step (lr)
     it(`${name}: ${fx.steps} steps equal PyTorch's to 1e-6 + 1e-5·lr·t, every parameter fused, no leaks`, () => {
-      const shapes: number[][] = fx.shapes;
-      const vars = shapes.map((s, i) => tf.variable(tf.tensor(det(s, i + 1), s), true, `n_${name}_p${i}`));
-      const opt = new Adam(
-        vars.map((v, i) => [`p${i}`, v]),
-        { lr: c.kwargs.lr, weightDecay: c.kwargs.weight_decay ?? 0, decoupled: c.optimizer === 'AdamW', flatMaxElements: 0 },
-      );
+      const opt = followTrajectory(`n_${name}`, c, { flatMaxElements: 0 }, (t) => 1e-6 + 1e-5 * c.kwargs.lr * (t + 1), false);
       expect((opt as unknown as { slots: Array<{ native?: unknown }> }).slots.every((s) => s.native)).toBe(true);
-      const before = tf.memory().numTensors;
-      for (let t = 0; t < fx.steps; t++) {
-        const grads: Record<string, tf.Tensor> = {};
-        shapes.forEach((s, i) => (grads[vars[i].name] = tf.tensor(det(s, 100 + 10 * t + i, 0.5), s)));
-        opt.apply(grads);
-        Object.values(grads).forEach((g) => g.dispose());
-        vars.forEach((v, i) => {
-          const got = v.dataSync();
-          const ref: number[] = c.trajectory[t][i];
-          for (let k = 0; k < ref.length; k++) expect(Math.abs(got[k] - ref[k])).toBeLessThan(1e-6 + 1e-5 * c.kwargs.lr * (t + 1));
-        });
-      }
-      expect(tf.memory().numTensors).toBe(before);
       opt.dispose();
-      vars.forEach((v) => v.dispose());
     });
   }
 

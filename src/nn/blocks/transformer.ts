@@ -25,6 +25,12 @@ export class PatchEmbeddingBlock extends Module {
   }
 }
 
+/** f on tokens as rows: x [B, T, D] → [B·T, D] → f → [B, T, D]. */
+function onRows(x: tf.Tensor3D, f: (rows: tf.Tensor2D, B: number) => tf.Tensor2D): tf.Tensor3D {
+  const [B, T, D] = x.shape;
+  return tf.reshape(f(tf.reshape(x, [B * T, D]) as tf.Tensor2D, B), [B, T, D]) as tf.Tensor3D;
+}
+
 export class SABlock extends Module {
   readonly qkv: Linear;
   readonly outProj: Linear;
@@ -36,8 +42,7 @@ export class SABlock extends Module {
     this.qkv = this.addModule('qkv', new Linear(init, hidden, 3 * hidden, qkvBias));
   }
   forward(x: tf.Tensor3D): tf.Tensor3D {
-    const [B, T, D] = x.shape;
-    return tf.reshape(this.forwardRows(tf.reshape(x, [B * T, D]) as tf.Tensor2D, B), [B, T, D]) as tf.Tensor3D;
+    return onRows(x, (rows, B) => this.forwardRows(rows, B));
   }
   /** The same on tokens as rows, x [B·T, D] → [B·T, D] (sample-major), so the linear layers need no reshapes. */
   forwardRows(x: tf.Tensor2D, B: number): tf.Tensor2D {
@@ -81,8 +86,7 @@ export class TransformerBlock extends Module {
     this.norm2 = this.addModule('norm2', new LayerNorm(hidden));
   }
   forward(x: tf.Tensor3D): tf.Tensor3D {
-    const [B, T, D] = x.shape;
-    return tf.reshape(this.forwardRows(tf.reshape(x, [B * T, D]) as tf.Tensor2D, B), [B, T, D]) as tf.Tensor3D;
+    return onRows(x, (rows, B) => this.forwardRows(rows, B));
   }
   /**
    * The block on tokens as rows, x [B·T, D] (sample-major) → [B·T, D]: what ViTBody runs, so that layer norms,
