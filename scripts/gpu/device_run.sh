@@ -10,13 +10,15 @@
 #   3. the WebGPU adapter Dawn finds (scripts/gpu/adapter.mjs)
 #   4. op check on webgpu (scripts/gpu/opcheck.mjs): conv3d fwd + both grads, the op layer, matmuls, reductions,
 #      tiny networks; against PyTorch fixtures, cpu and wasm
+#   4b. A/B of the 3³ filter gradient on webgpu (AB_MODES: stock splitk decomp): op check + full UNETR train each
 #   5. MONAI on cuda (bench/monai_models.py, all configs in one process; MONAI from .gpu/monai-*.whl if missing)
 #   6. ssl3d on webgpu (bench/models.mjs --backends webgpu), per-measurement timeouts, stops at the deadline
 #   7. summary table (scripts/gpu/summarize.py)
-# Results: $OUT/gpu_results.jsonl (every JSON line), $OUT/gpu_log.txt (this output), $OUT/ssl3d_webgpu.json.
+# Results: $OUT/gpu_results.jsonl (every JSON line), $OUT/gpu_log.txt (this output), $OUT/ssl3d_webgpu.json,
+# $OUT/ab_<mode>.json.
 #
 # Env: OUT (default /tmp/gpu_out), BUDGET_S (390), CONFIGS (tiny32,full,tiny48), REPEATS (3), REPEATS_FULL (2),
-#      MONAI_REPEATS (5), MONAI_DEVICE (cuda; cpu for a dry run), SKIP_MONAI=1, SKIP_OPCHECK=1,
+#      MONAI_REPEATS (5), MONAI_DEVICE (cuda; cpu for a dry run), SKIP_MONAI=1, SKIP_OPCHECK=1, SKIP_AB=1, AB_MODES,
 #      OPCHECK_ARGS (--large --nets), TIMEOUT_S (45, per tiny measurement), TIMEOUT_FULL_S (60),
 #      VK_DRIVER_FILES (kept when it names a file), SSL3D_DAWN_OPTIONS.
 set -uo pipefail
@@ -108,6 +110,25 @@ if [ "$WEBGPU_OK" = 1 ] && [ -z "${SKIP_OPCHECK:-}" ]; then
     cut -c1-300
   rc=${PIPESTATUS[0]}
   [ "$rc" = 0 ] || { echo "!! op check stopped (exit $rc; 137 = time limit)"; grep -v 'artificially reduced\|^\s*$' "$W/opcheck.err" | tail -15; }
+fi
+
+# A/B of the 3³ filter gradient on webgpu (src/nn/ops/conv3d.ts, SSL3D_WEBGPU_CONV_DW; the default, batched, runs in
+# the op check above and the benchmark below): for each other route, the op layer's 3³ cases against PyTorch and
+# UNETR's full-config training step. decomp = SSL3D_NATIVE_CONV=0: the whole convolution as matmuls (wasm's route).
+if [ "$WEBGPU_OK" = 1 ] && [ -z "${SKIP_AB:-}" ]; then
+  for mode in ${AB_MODES:-stock splitk decomp}; do
+    t=$(lim 70 150)
+    step "A/B conv dw=$mode: op check + full UNETR train (limit ${t} s)"
+    if [ "$mode" = decomp ]; then envs="SSL3D_NATIVE_CONV=0"; else envs="SSL3D_WEBGPU_CONV_DW=$mode"; fi
+    # shellcheck disable=SC2086
+    env $envs timeout -s KILL 40 "$NODE" scripts/gpu/opcheck.mjs --app "$APP" --large --only ops.conv3 --jsonl "$JSONL" 2>/dev/null | cut -c1-300
+    # shellcheck disable=SC2086
+    env $envs timeout -s KILL "$t" "$NODE" "$APP/bench/models.mjs" --configs full --nets unetr --phases train --backends webgpu \
+      --skip-monai --batch 2 --repeats 2 --repeats-full 2 --warmup 1 --timeout-full-s $((t - 5)) --no-tf-peak \
+      --json "$OUT/ab_$mode.json" 2>&1 | grep '^| full'
+    python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['rows'][0]; print(json.dumps({'step':'ab','conv_dw':sys.argv[2],'config':r['config'],'net':r['net'],'phase':r['phase'],'result':r['ssl3d']}))" \
+      "$OUT/ab_$mode.json" "$mode" >>"$JSONL" 2>/dev/null || echo "!! no A/B result for $mode"
+  done
 fi
 
 if [ -z "${SKIP_MONAI:-}" ]; then

@@ -12,8 +12,10 @@
 // Every check runs inside WebGPU error scopes: a shader that fails to compile makes the GPU skip work silently
 // (the check then reports gpu_error). Prints one JSON line per check ({"opcheck": ...}) and a summary line.
 //
-// Usage: node scripts/gpu/opcheck.mjs [--app DIR] [--large] [--nets] [--jsonl FILE]
-//   --app: where dist/ and node_modules/ are (default: the repo root); --large adds the 96³ cases; --nets adds 4.
+// Usage: node scripts/gpu/opcheck.mjs [--app DIR] [--large] [--nets] [--only PREFIXES] [--jsonl FILE]
+//   --app: where dist/ and node_modules/ are (default: the repo root); --large adds the 96³ cases; --nets adds 4;
+//   --only: comma-separated prefixes of the checks to run (e.g. ops.conv3,net.unetr).
+// The 3³ filter gradient on webgpu follows SSL3D_WEBGPU_CONV_DW (src/nn/ops/conv3d.ts; printed in the first line).
 import { appendFileSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -50,6 +52,7 @@ const lim = device.limits;
 emit({
   opcheck: 'adapter',
   backend: info.name,
+  conv_dw: require(path.join(app, 'dist/nn/ops/conv3d.js')).webgpuFilterGrad(),
   vendor: ai.vendor,
   architecture: ai.architecture,
   device: ai.device,
@@ -130,7 +133,10 @@ function record(rec) {
   results.push(rec);
   emit({ opcheck: rec.check, ...rec, check: undefined });
 }
+/** --only a,b: run only the checks whose name starts with one of these prefixes. */
+const only = opt('--only', '').split(',').filter(Boolean);
 async function guarded(check, fn) {
+  if (only.length && !only.some((p) => check.startsWith(p))) return;
   const t = performance.now();
   try {
     await fn();

@@ -87,6 +87,17 @@ def main():
         peak = f"{m['cuda_peak_mb']:.0f} MiB" if m.get("cuda_peak_mb") is not None else "–"
         print(f"| {k[0]} | {k[1]} | {k[2]} | {fmt(ps)} | {fmt(first, 2)} | {fmt(mps)} | {ratio} | {peak} | {note.strip()} |")
 
+    ab = [r for r in lines if r.get("step") == "ab"]
+    if ab:
+        convs = [r for r in lines if str(r.get("opcheck", "")).startswith("ops.conv3")]
+        conv_ok = all(r.get("ok") for r in convs)
+        print("\nA/B, webgpu 3³ filter gradient (SSL3D_WEBGPU_CONV_DW), full UNETR train s/sample:")
+        base = ours.get(("full", "unetr", "train"), {}).get("ssl3d") or {}
+        for name, res in [("batched (default)", base)] + [(r["conv_dw"], r.get("result") or {}) for r in ab]:
+            ps = res.get("per_sample_s") if not res.get("error") else None
+            print(f"  {name}: {fmt(ps)}" + (f" ({res['error']})" if res.get("error") else ""))
+        print(f"  op layer 3³ cases vs PyTorch over all routes: {sum(1 for r in convs if r.get('ok'))}/{len(convs)} ok" + ("" if conv_ok else " FAILED"))
+
 
 if __name__ == "__main__":
     main()

@@ -19,6 +19,7 @@ import { decodeSafetensors } from '../../src/io/checkpoint/safetensors';
 import { fromTorch, toTorch, type TorchKind } from '../../src/io/checkpoint/layout';
 import * as ops from '../../src/nn/ops';
 import { customOp } from '../../src/nn/ops/custom';
+import { filterGrad3x3x3, webgpuFilterGrad } from '../../src/nn/ops/conv3d';
 import { det, sampleIndices } from '../helpers/det';
 import { FIXTURES } from '../helpers/paths';
 
@@ -192,6 +193,42 @@ describe('memory bounding', () => {
       ops.setMaxChunkElements(2 ** 25);
       Object.values(full).forEach((t) => t.dispose());
     }
+  });
+});
+
+describe('3³ filter gradients for GPUs (webgpu: SSL3D_WEBGPU_CONV_DW)', () => {
+  it('batched (any chunk, padded last chunk) and split-K equal PyTorch, also split into X-slabs', async () => {
+    await tf.setBackend('cpu');
+    const c = index.cases.find((x) => x.name === 'conv3')!;
+    const ref = decodeSafetensors(readFileSync(path.join(DIR, 'conv3.safetensors'))).tensors.get('dw')!;
+    const x = fromTorch(detTensor(c.inputs.x), 'activation') as tf.Tensor5D;
+    const dy = fromTorch(detTensor(c.dy), 'activation') as tf.Tensor5D;
+    const variants: Array<[string, () => tf.Tensor]> = [
+      ['splitk', () => filterGrad3x3x3.splitk(x, dy)],
+      ['batched 2048', () => filterGrad3x3x3.batched(x, dy)],
+      ['batched 7', () => filterGrad3x3x3.batched(x, dy, 7)],
+    ];
+    for (const slabs of [false, true]) {
+      if (slabs) ops.setMaxChunkElements(300);
+      try {
+        for (const [name, f] of variants) {
+          const before = tf.memory().numTensors;
+          const err = tf.tidy(() => relErr(toTorch(f(), 'conv').dataSync(), ref.data));
+          expect(err, `${name}${slabs ? ' slabs' : ''}`).toBeLessThanOrEqual(1e-5);
+          expect(tf.memory().numTensors, `${name} leaked`).toBe(before);
+        }
+      } finally {
+        ops.setMaxChunkElements(2 ** 25);
+      }
+    }
+    x.dispose();
+    dy.dispose();
+  });
+  it('the choice is read from SSL3D_WEBGPU_CONV_DW (default batched) and checked', () => {
+    expect(webgpuFilterGrad({})).toBe('batched');
+    expect(webgpuFilterGrad({ SSL3D_WEBGPU_CONV_DW: 'SplitK' })).toBe('splitk');
+    expect(webgpuFilterGrad({ SSL3D_WEBGPU_CONV_DW: 'stock' })).toBe('stock');
+    expect(() => webgpuFilterGrad({ SSL3D_WEBGPU_CONV_DW: 'fast' })).toThrow(/SSL3D_WEBGPU_CONV_DW=fast/);
   });
 });
 

@@ -58,9 +58,36 @@ export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, b?: tf.Tensor1D, opts: Co
 }
 
 /**
+ * How the webgpu backend computes a 3³ convolution's filter gradient (`SSL3D_WEBGPU_CONV_DW`):
+ * - 'batched' (default): the rows of the volume in chunks of 2,048, one batched matmul over the chunks and a sum;
+ * - 'splitk': one matmul per tap with K = every voxel (TF.js picks its split-K program, which adds partial sums with
+ *   atomics);
+ * - 'stock': TF.js's Conv3DBackpropFilterV2 shader, one GPU thread per filter element looping over the whole batch
+ *   and volume (27·Cin·Cout threads: a few hundred workgroups at UNETR's 96³ level).
+ * Forward and input gradient stay TF.js's (one thread per output element).
+ */
+export type WebGpuFilterGrad = 'batched' | 'splitk' | 'stock';
+export const WEBGPU_CONV_DW_ENV = 'SSL3D_WEBGPU_CONV_DW';
+export function webgpuFilterGrad(env: NodeJS.ProcessEnv = process.env): WebGpuFilterGrad {
+  const v = (env[WEBGPU_CONV_DW_ENV] ?? '').trim().toLowerCase();
+  if (v === '') return 'batched';
+  if (v === 'batched' || v === 'splitk' || v === 'stock') return v;
+  throw new Error(`${WEBGPU_CONV_DW_ENV}=${v}: expected batched, splitk or stock`);
+}
+
+function backendFilterGrad(x: tf.Tensor5D, dy: tf.Tensor5D, filterShape: number[]): tf.Tensor {
+  const mode = tf.getBackend() === 'webgpu' ? webgpuFilterGrad() : 'stock';
+  if (mode === 'splitk') return conv3x3x3FilterGrad(x, dy);
+  if (mode === 'batched') return conv3x3x3FilterGradBatched(x, dy);
+  const strides: [number, number, number] = [1, 1, 1];
+  return tf.engine().runKernel('Conv3DBackpropFilterV2', { x, dy }, { pad: 'same', strides, filterShape }) as tf.Tensor;
+}
+
+/**
  * The backend's own Conv3D ('same', stride 1) with its own gradient kernels (Conv3DBackpropInputV2 /
- * Conv3DBackpropFilterV2, as TF.js's gradient runs them), as a custom op so that its saved input and its dy are freed
- * as soon as its gradient is computed (./custom.ts) instead of at the end of the backward pass.
+ * Conv3DBackpropFilterV2, as TF.js's gradient runs them; on webgpu the filter gradient is a matmul, see
+ * webgpuFilterGrad), as a custom op so that its saved input and its dy are freed as soon as its gradient is computed
+ * (./custom.ts) instead of at the end of the backward pass.
  */
 const backendConv3x3x3 = customOp<tf.Tensor5D>(([x, w], save) => {
   save([x, w]);
@@ -69,7 +96,7 @@ const backendConv3x3x3 = customOp<tf.Tensor5D>(([x, w], save) => {
     value: tf.conv3d(x as tf.Tensor5D, w as tf.Tensor5D, strides, 'same'),
     gradFunc: (dy, [sx, sw]) => [
       tf.engine().runKernel('Conv3DBackpropInputV2', { dy, filter: sw }, { pad: 'same', strides, inputShape: sx.shape }) as tf.Tensor,
-      tf.engine().runKernel('Conv3DBackpropFilterV2', { x: sx, dy }, { pad: 'same', strides, filterShape: sw.shape }) as tf.Tensor,
+      backendFilterGrad(sx as tf.Tensor5D, dy, sw.shape),
     ],
   };
 });
@@ -250,6 +277,52 @@ function conv3x3x3FilterGrad(x: tf.Tensor5D, dy: tf.Tensor5D): tf.Tensor5D {
   }
   return total as tf.Tensor5D;
 }
+
+/**
+ * The filter gradient as batched products, for GPUs: each tap's window of the slab's rows [rows, 3C] and dy
+ * [rows, Cout] are cut into chunks of `chunk` rows (zero rows pad the last one), dW(a, b) = Σ_chunks windowᵀ · dy as
+ * one batched matmul [n, 3C, chunk]·[n, chunk, Cout] and a sum over n: many small products in parallel instead of one
+ * product with a 10⁶-long inner dimension.
+ */
+function conv3x3x3FilterGradBatched(x: tf.Tensor5D, dy: tf.Tensor5D, chunk = 2048): tf.Tensor5D {
+  const [B, X, Y, Z, C] = x.shape;
+  const cout = dy.shape[4];
+  const step = slabSize(B, X, Y, Z, C);
+  let total: tf.Tensor | undefined;
+  for (let x0 = 0; x0 < X; x0 += step) {
+    const nx = Math.min(step, X - x0);
+    const g = tf.tidy(() => {
+      const s = slabColumns(x, x0, nx); // [rc, 3C]
+      const n = Math.ceil(s.rows / chunk);
+      const extra = n * chunk - s.rows;
+      const cols = extra ? tf.pad(s.cols, [[0, extra], [0, 0]]) : s.cols;
+      const d = nx === X ? dy : tf.slice(dy, [0, x0, 0, 0, 0], [B, nx, Y, Z, cout]);
+      const dPad = tf.pad(d, [[0, 0], [0, 2], [0, 2], [0, 2], [0, 0]]);
+      const dFlat = tf.reshape(dPad, [s.rows, cout]);
+      const dChunks = tf.reshape(extra ? tf.pad(dFlat, [[0, extra], [0, 0]]) : dFlat, [n, chunk, cout]) as tf.Tensor3D;
+      const taps: tf.Tensor[] = [];
+      for (let a = 0; a < 3; a++) {
+        for (let bb = 0; bb < 3; bb++) {
+          const win = tf.slice(cols, [a * s.Y2 * s.Z2 + bb * s.Z2, 0], [n * chunk, 3 * C]);
+          const parts = tf.matMul(tf.reshape(win, [n, chunk, 3 * C]) as tf.Tensor3D, dChunks, true, false);
+          taps.push(tf.reshape(tf.sum(parts, 0), [1, 1, 3, C, cout]));
+        }
+      }
+      const rows = [0, 1, 2].map((a) => tf.concat(taps.slice(3 * a, 3 * a + 3), 1));
+      return tf.concat(rows, 0);
+    });
+    if (total) {
+      const t = tf.add(total, g);
+      total.dispose();
+      g.dispose();
+      total = t;
+    } else total = g;
+  }
+  return total as tf.Tensor5D;
+}
+
+/** The matmul filter gradients by name (webgpuFilterGrad), for tests: [kd, kh, kw, Cin, Cout] from x and dy. */
+export const filterGrad3x3x3 = { splitk: conv3x3x3FilterGrad, batched: conv3x3x3FilterGradBatched };
 
 /** 3³ 'same' convolution with custom gradients (input gradient = same conv with the flipped, transposed kernel). */
 const conv3x3x3: (x: tf.Tensor5D, w: tf.Tensor5D) => tf.Tensor5D = customOp<tf.Tensor5D>(
