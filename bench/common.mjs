@@ -25,10 +25,14 @@ export function runJob(cmd, argv, env, timeoutS) {
   const line = lines.filter((l) => !l.startsWith('{"partial"')).pop();
   if (p.status !== 0 || !line) {
     const why = p.error?.code === 'ETIMEDOUT' || p.signal ? `killed (${p.signal ?? 'timeout'}) after ${wall.toFixed(0)} s` : `exit ${p.status}`;
-    const tail = (p.stderr || '').trim().split('\n').slice(-3).join(' | ');
-    process.stderr.write(`  failed: ${why}${tail ? ': ' + tail : ''}\n`);
+    const err = (p.stderr || '').trim().split('\n');
+    // the message (the first line naming an error), then where it was thrown (the last lines of the stack)
+    const message = (err.find((l) => /^\s*(\w*Error|error)\b:?/.test(l)) ?? err.find((l) => /\w*Error\b/.test(l)))?.trim().slice(0, 500);
+    const tail = err.slice(-3).join(' | ');
+    process.stderr.write(`  failed: ${why}${message ? ': ' + message : ''}${tail ? ' | at: ' + tail : ''}\n`);
     const last = lines.filter((l) => l.startsWith('{"partial"')).pop();
-    return last ? { ...JSON.parse(last), error: why } : { error: why };
+    const error = message ? `${why}: ${message}` : why;
+    return last ? { ...JSON.parse(last), error } : { error };
   }
   return JSON.parse(line);
 }

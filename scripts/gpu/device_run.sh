@@ -58,6 +58,7 @@ if [ ! -x "$W/app/node" ]; then
 fi
 APP=$W/app
 NODE=$APP/node
+cp bench/*.mjs bench/*.py "$APP/bench/" # the bench scripts of this checkout (dist/ is the packed one)
 echo "node $("$NODE" --version); $(cat "$APP/PACKED.json")"
 rec "{\"step\":\"unpack\",\"ok\":true,\"s\":$(el),\"packed\":$(cat "$APP/PACKED.json")}"
 
@@ -125,7 +126,7 @@ if [ "$WEBGPU_OK" = 1 ] && [ -z "${SKIP_AB:-}" ]; then
     # shellcheck disable=SC2086
     env $envs timeout -s KILL "$t" "$NODE" "$APP/bench/models.mjs" --configs full --nets unetr --phases train --backends webgpu \
       --skip-monai --batch 2 --repeats 2 --repeats-full 2 --warmup 1 --timeout-full-s $((t - 5)) --no-tf-peak \
-      --json "$OUT/ab_$mode.json" 2>&1 | grep '^| full'
+      --json "$OUT/ab_$mode.json" 2>&1 | grep '^| full\|failed'
     python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['rows'][0]; print(json.dumps({'step':'ab','conv_dw':sys.argv[2],'config':r['config'],'net':r['net'],'phase':r['phase'],'result':r['ssl3d']}))" \
       "$OUT/ab_$mode.json" "$mode" >>"$JSONL" 2>/dev/null || echo "!! no A/B result for $mode"
   done

@@ -260,6 +260,11 @@ await vsCpu('matmul gradients 256x384 @ 384x128', 1e-5, () => {
   const [da, db] = tf.grads((p, q) => tf.sum(tf.mul(tf.matMul(p, q), U([256, 128], 7))))([a, b]);
   return { da, db };
 });
+// past the tiled 2-D transpose's dispatch limit (src/backend/webgpu.ts wideTranspose): sums over a tall matrix's rows
+await vsCpu('tall matrices [1200000,3]: transpose, sum over rows', 1e-5, () => {
+  const x = U([1_200_000, 3], 12);
+  return { t: tf.transpose(x), sum0: tf.sum(x, 0), t_back: tf.transpose(tf.transpose(x)) };
+});
 await vsCpu('reductions [2,24,24,24,16]', 1e-5, () => {
   const x = U([2, 24, 24, 24, 16], 8);
   const { mean, variance } = tf.moments(x, [1, 2, 3], true);

@@ -22,6 +22,8 @@
  *   'f32', got 'i32'") → the cast multiplies by a float32 1, which converts on the GPU;
  * - int32 Transpose (also inside Sum/Max/Min/Prod/ArgMax/ArgMin over non-trailing axes) does not compile either →
  *   run on float32 (exact below 2^24) and cast back.
+ * - 2-D transposes with a side over ~10⁶ (sums over the first axis of a tall matrix transpose first): the tiled
+ *   program's dispatch exceeds the per-dimension limit → run as a 3-D transpose (wideTranspose).
  * Each wrapper calls the stock kernels on reshaped operands, so numerics are the stock kernels'.
  * scripts/gpu/opcheck.mjs compares the backend against `cpu` and the PyTorch op fixtures.
  *
@@ -206,6 +208,18 @@ export function installRank5Workarounds(tf: Tf): void {
     return toFloat(args.backend, x);
   });
 
+  wrap('Transpose', (orig, args) => {
+    const { x } = args.inputs;
+    const device = (args.backend as unknown as { device?: { limits?: { maxComputeWorkgroupsPerDimension?: number } } }).device;
+    const as3d = wideTranspose(x.shape, args.attrs!.perm as number[], device?.limits?.maxComputeWorkgroupsPerDimension ?? 65535);
+    if (!as3d) return orig(args);
+    const rx = reshape(args.backend, x, as3d.shape);
+    const r = orig({ ...args, inputs: { x: rx }, attrs: { ...args.attrs, perm: as3d.perm } }) as TensorInfo;
+    const y = reshape(args.backend, r, [x.shape[1], x.shape[0]]);
+    release(args.backend, rx, r);
+    return y;
+  });
+
   const castK = kernel('Cast')!.kernelFunc; // the wrapped one
   for (const name of ['Transpose', 'Sum', 'Max', 'Min', 'Prod', 'ArgMax', 'ArgMin']) {
     wrap(name, (orig, args) => {
@@ -220,6 +234,19 @@ export function installRank5Workarounds(tf: Tf): void {
       return y;
     });
   }
+}
+
+/**
+ * A 2-D transpose that TF.js's tiled program (16×16 tiles, one workgroup per tile in x and y) cannot dispatch: a side
+ * longer than 16 × the per-dimension workgroup limit (65,535 → 1,048,560; e.g. sums over the first axis of [N, C]
+ * with N ≥ 2²⁰ transpose first) fails with "Dispatch size exceeds WebGPU limits in Y or Z dimension". Such a
+ * transpose runs as [1, a, b] with perm [0, 2, 1], which takes the flat program (one dispatch dimension, which
+ * TF.js folds into two or three). Null when the stock kernel can run it.
+ */
+export function wideTranspose(shape: readonly number[], perm: readonly number[], maxWorkgroups: number): { shape: number[]; perm: number[] } | null {
+  if (shape.length !== 2 || perm[0] !== 1 || perm[1] !== 0) return null;
+  if (Math.max(shape[0], shape[1]) <= 16 * maxWorkgroups) return null;
+  return { shape: [1, shape[0], shape[1]], perm: [0, 2, 1] };
 }
 
 /**

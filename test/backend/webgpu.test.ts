@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { availableBackends, BACKEND_ORDER, initBackend, requestedBackend } from '../../src/backend/select';
-import { collapseBroadcast } from '../../src/backend/webgpu';
+import { collapseBroadcast, wideTranspose } from '../../src/backend/webgpu';
 import { BackendError } from '../../src/errors';
 
 const installed = availableBackends().includes('webgpu');
@@ -30,6 +30,16 @@ describe('collapseBroadcast (rank-5 binary ops on webgpu)', () => {
     expect(collapseBroadcast(tf, [2, 4, 5, 6, 7], [2, 1, 1, 1, 7])).toEqual({ a: [2, 120, 7], b: [2, 1, 7], out: [2, 120, 7], full: [2, 4, 5, 6, 7] });
     expect(collapseBroadcast(tf, [1, 4, 5, 6, 7], [])).toEqual({ a: [840], b: [1], out: [840], full: [1, 4, 5, 6, 7] });
     expect(collapseBroadcast(tf, [1, 1], [1])).toEqual({ a: [1], b: [1], out: [1], full: [1, 1] });
+  });
+});
+
+describe('wideTranspose (2-D transposes beyond the tiled program\'s dispatch limit)', () => {
+  it('leaves what the stock kernel can dispatch alone and sends longer sides through the 3-D program', () => {
+    expect(wideTranspose([1_048_560, 16], [1, 0], 65535)).toBeNull();
+    expect(wideTranspose([1_048_561, 16], [1, 0], 65535)).toEqual({ shape: [1, 1_048_561, 16], perm: [0, 2, 1] });
+    expect(wideTranspose([3, 3_538_944], [1, 0], 65535)).toEqual({ shape: [1, 3, 3_538_944], perm: [0, 2, 1] });
+    expect(wideTranspose([2_000_000, 4, 3], [1, 0, 2], 65535)).toBeNull();
+    expect(wideTranspose([2_000_000, 4], [0, 1], 65535)).toBeNull();
   });
 });
 
