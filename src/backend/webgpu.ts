@@ -101,22 +101,31 @@ const BINARY_KERNELS = [
   'Add', 'Sub', 'Multiply', 'RealDiv', 'FloorDiv', 'Maximum', 'Minimum', 'Pow', 'SquaredDifference', 'Mod', 'Atan2',
   'Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr',
 ];
-let installed = false;
+const REDUCE_KERNELS = ['Sum', 'Mean', 'Max', 'Min', 'Prod', 'Any', 'All', 'ArgMax', 'ArgMin'];
+const installedOn = new Set<string>();
 
-/** Wraps the webgpu kernels listed in the file comment (once per process). */
-export function installRank5Workarounds(tf: Tf): void {
-  if (installed) return;
-  installed = true;
-  const kernel = (name: string) => tf.getKernel(name, 'webgpu') as { kernelFunc: KernelFn } | undefined;
+export interface WorkaroundOptions {
+  /** The backend whose kernels are wrapped (tests run the wrappers on 'cpu' to check they change no result). */
+  backend?: string;
+  /** Workgroups per dispatch dimension (default: the device's limit, else WebGPU's 65,535). */
+  maxWorkgroups?: number;
+}
+
+/** Wraps the webgpu kernels listed in the file comment (once per process and backend). */
+export function installRank5Workarounds(tf: Tf, opts: WorkaroundOptions = {}): void {
+  const backendName = opts.backend ?? 'webgpu';
+  if (installedOn.has(backendName)) return;
+  installedOn.add(backendName);
+  const kernel = (name: string) => tf.getKernel(name, backendName) as { kernelFunc: KernelFn } | undefined;
   const reshapeK = kernel('Reshape')!.kernelFunc;
   const multiplyK = kernel('Multiply')!.kernelFunc;
   const reshape = (backend: KernelArgs['backend'], x: TensorInfo, shape: number[]) =>
     reshapeK({ inputs: { x }, backend, attrs: { shape } }) as TensorInfo;
   const release = (backend: KernelArgs['backend'], ...ts: TensorInfo[]) => ts.forEach((t) => backend.disposeData(t.dataId));
   const wrap = (name: string, f: (orig: KernelFn, args: KernelArgs) => TensorInfo | TensorInfo[]) => {
-    const k = tf.getKernel(name, 'webgpu');
+    const k = tf.getKernel(name, backendName);
     if (!k) return;
-    tf.unregisterKernel(name, 'webgpu');
+    tf.unregisterKernel(name, backendName);
     tf.registerKernel({ ...k, kernelFunc: ((args: KernelArgs) => f(k.kernelFunc as unknown as KernelFn, args)) as never });
   };
 
@@ -202,29 +211,53 @@ export function installRank5Workarounds(tf: Tf): void {
     release(backend, one);
     return y;
   };
-  wrap('Cast', (orig, args) => {
-    const { x } = args.inputs;
-    if (args.attrs!.dtype !== 'float32' || (x.dtype !== 'int32' && x.dtype !== 'bool')) return orig(args);
-    return toFloat(args.backend, x);
-  });
+  // (webgpu only: it relies on webgpu's Multiply giving float32 for int × float; cpu's gives the first operand's dtype)
+  if (backendName === 'webgpu') {
+    wrap('Cast', (orig, args) => {
+      const { x } = args.inputs;
+      if (args.attrs!.dtype !== 'float32' || (x.dtype !== 'int32' && x.dtype !== 'bool')) return orig(args);
+      return toFloat(args.backend, x);
+    });
+  }
 
-  wrap('Transpose', (orig, args) => {
-    const { x } = args.inputs;
-    const device = (args.backend as unknown as { device?: { limits?: { maxComputeWorkgroupsPerDimension?: number } } }).device;
-    const as3d = wideTranspose(x.shape, args.attrs!.perm as number[], device?.limits?.maxComputeWorkgroupsPerDimension ?? 65535);
-    if (!as3d) return orig(args);
-    const rx = reshape(args.backend, x, as3d.shape);
-    const r = orig({ ...args, inputs: { x: rx }, attrs: { ...args.attrs, perm: as3d.perm } }) as TensorInfo;
-    const y = reshape(args.backend, r, [x.shape[1], x.shape[0]]);
-    release(args.backend, rx, r);
+  const transposeK = kernel('Transpose')!.kernelFunc;
+  const maxWorkgroups = (backend: KernelArgs['backend']) =>
+    opts.maxWorkgroups ?? (backend as unknown as { device?: { limits?: { maxComputeWorkgroupsPerDimension?: number } } }).device?.limits?.maxComputeWorkgroupsPerDimension ?? 65535;
+  /** A wide 2-D transpose as a 3-D one (see wideTranspose); null when the stock kernel can run it. */
+  const transposeWide = (backend: KernelArgs['backend'], x: TensorInfo, perm: number[]): TensorInfo | null => {
+    const as3d = wideTranspose(x.shape, perm, maxWorkgroups(backend));
+    if (!as3d) return null;
+    const rx = reshape(backend, x, as3d.shape);
+    const r = transposeK({ inputs: { x: rx }, backend, attrs: { perm: as3d.perm } }) as TensorInfo;
+    const y = reshape(backend, r, [x.shape[1], x.shape[0]]);
+    release(backend, rx, r);
     return y;
-  });
+  };
+  wrap('Transpose', (orig, args) => transposeWide(args.backend, args.inputs.x, args.attrs!.perm as number[]) ?? orig(args));
+  // The reductions transpose reduced axes to the end with the stock transpose (not through the kernel registry), so a
+  // reduction over the rows of a tall matrix would hit the same limit: transpose here, then reduce the last axis.
+  for (const name of REDUCE_KERNELS) {
+    wrap(name, (orig, args) => {
+      const { x } = args.inputs;
+      const axes = tf.util.parseAxisParam(args.attrs!.axis as number | number[], x.shape);
+      const perm = tf.backend_util.getAxesPermutation(axes, x.shape.length);
+      const xt = perm ? transposeWide(args.backend, x, perm) : null;
+      if (!xt) return orig(args);
+      const inner = tf.backend_util.getInnerMostAxes(axes.length, x.shape.length);
+      const r = orig({ ...args, inputs: { x: xt }, attrs: { ...args.attrs, axis: name.startsWith('Arg') ? inner[0] : inner } }) as TensorInfo;
+      release(args.backend, xt);
+      if (!args.attrs!.keepDims) return r;
+      const y = reshape(args.backend, r, tf.backend_util.expandShapeToKeepDim(x.shape.filter((_, i) => !axes.includes(i)), axes));
+      release(args.backend, r);
+      return y;
+    });
+  }
 
   const castK = kernel('Cast')!.kernelFunc; // the wrapped one
   for (const name of ['Transpose', 'Sum', 'Max', 'Min', 'Prod', 'ArgMax', 'ArgMin']) {
     wrap(name, (orig, args) => {
       const { x } = args.inputs;
-      if (x.dtype !== 'int32') return orig(args);
+      if (x.dtype !== 'int32' || backendName !== 'webgpu') return orig(args);
       const fx = toFloat(args.backend, x);
       const r = orig({ ...args, inputs: { x: fx } }) as TensorInfo;
       release(args.backend, fx);
