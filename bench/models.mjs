@@ -5,7 +5,7 @@
 //
 // Usage: npm run build && node bench/models.mjs [--configs tiny,full] [--nets vitautoenc,unetr]
 //        [--phases forward,train] [--backends native,wasm] [--full-wasm] [--batch 2] [--repeats 3]
-//        [--repeats-full 3] [--warmup 1] [--json out.json] [--python python3] [--skip-monai] [--timeout-s 1800]
+//        [--repeats-full 3] [--warmup 1] [--warmup-s 3] [--json out.json] [--python python3] [--skip-monai] [--timeout-s 1800]
 //        [--timeout-full-s S] [--deadline-s S] [--monai-device cpu|cuda] [--no-tf-peak] [--print-jobs]
 //
 // Configs: tiny32 / tiny48 ("tiny" = both): img 32³ / 48³, patch 16, hidden 96, mlp 384, 4 heads; ViTAutoEnc 4
@@ -129,11 +129,14 @@ async function worker(job) {
   const times = [];
   const partial = () =>
     process.stdout.write(JSON.stringify({ partial: true, warmup_times: warmupTimes, times, backend: info.name, ...(gpu ? { gpu_errors: gpuErrors.n } : {}) }) + '\n');
-  for (let i = 0; i < job.warmup; i++) {
+  // at least `warmup` steps, and until `warmup_s` seconds have passed (V8 optimises the hot JS over the first tens of
+  // steps: a tiny step is ~1.5× slower in steps 4–23 than after step 100)
+  const w0 = performance.now();
+  for (let i = 0; i < job.warmup || (performance.now() - w0 < (job.warmup_s ?? 0) * 1000 && i < 2000); i++) {
     const t = performance.now();
     await step();
     warmupTimes.push((performance.now() - t) / 1000);
-    partial();
+    if (i < job.warmup || i % 50 === 0) partial();
   }
   for (let i = 0; i < job.repeats; i++) {
     const t = performance.now();
@@ -224,6 +227,7 @@ async function main() {
   const repeats = Number(opt('--repeats', 3));
   const repeatsFull = Number(opt('--repeats-full', repeats));
   const warmup = Number(opt('--warmup', 1));
+  const warmupS = Number(opt('--warmup-s', 3));
   const python = opt('--python', 'python3');
   const timeoutS = Number(opt('--timeout-s', 1800));
   const timeoutFullS = Number(opt('--timeout-full-s', timeoutS));
@@ -237,7 +241,7 @@ async function main() {
       for (const net of nets)
         for (const phase of phases) {
           const reps = config === 'full' ? repeatsFull : repeats;
-          jobs.push({ config, net, args: CONFIGS[config][net], phase, batch, repeats: reps, warmup, ...(monaiDevice === 'cpu' ? {} : { device: monaiDevice }) });
+          jobs.push({ config, net, args: CONFIGS[config][net], phase, batch, repeats: reps, warmup, warmup_s: warmupS, ...(monaiDevice === 'cpu' ? {} : { device: monaiDevice }) });
         }
     console.log(JSON.stringify(jobs));
     return;
@@ -249,7 +253,7 @@ async function main() {
       for (const phase of phases) {
         const cfg = CONFIGS[config][net];
         const reps = config === 'full' ? repeatsFull : repeats;
-        const job = { net, args: cfg, phase, batch, repeats: reps, warmup };
+        const job = { net, args: cfg, phase, batch, repeats: reps, warmup, warmup_s: warmupS };
         const cap = config === 'full' ? timeoutFullS : timeoutS;
         let monai = null;
         if (!flag('--skip-monai')) {
@@ -271,7 +275,7 @@ async function main() {
   const monaiThreads = rows.find((r) => r.monai?.threads)?.monai.threads;
   console.log(
     `\nnetworks, ssl3d vs MONAI (PyTorch ${monaiThreads ?? '?'} threads, OMP_WAIT_POLICY=PASSIVE); batch ${batch} crops per step` +
-      ` (ViTAutoEnc: × 2 views); median of ${repeats} (full: ${repeatsFull}) after ${warmup} warm-up; ` +
+      ` (ViTAutoEnc: × 2 views); median of ${repeats} (full: ${repeatsFull}) after ≥ ${warmup} warm-up step(s) and ≥ ${warmupS} s of warm-up; ` +
       `${os.cpus().length} × ${os.cpus()[0].model}; load avg ${load0[0].toFixed(2)} → ${load1[0].toFixed(2)}; ${new Date().toISOString().slice(0, 10)}`,
   );
   console.log('| config | network | phase | backend | ssl3d s/sample | MONAI s/sample | ratio | ssl3d peak RSS | ssl3d tf peak | MONAI peak RSS |');

@@ -2,7 +2,7 @@
 """MONAI side of bench/models.mjs: times one network in one phase in this process and prints one JSON line.
 
     python3 bench/monai_models.py '{"net": "vitautoenc"|"unetr", "args": {...MONAI constructor...},
-                                    "phase": "forward"|"train", "batch": 2, "repeats": 3, "warmup": 1}'
+                                    "phase": "forward"|"train", "batch": 2, "repeats": 3, "warmup": 1, "warmup_s": 3}'
 
 forward: model.eval(), torch.no_grad(), input (B, 1, *img_size).
 train:   model.train(); ViTAutoEnc: the tutorial's step (ssl_train.ipynb) on two views of B crops:
@@ -82,8 +82,11 @@ def run(cfg):
             opt.step()
             return loss
 
+    # at least `warmup` steps and until `warmup_s` seconds have passed (the same rule as bench/models.mjs)
     warmup_times = []
-    for _ in range(int(cfg.get("warmup", 1))):
+    w0 = time.perf_counter()
+    while len(warmup_times) < int(cfg.get("warmup", 1)) or (
+            time.perf_counter() - w0 < float(cfg.get("warmup_s", 0)) and len(warmup_times) < 2000):
         t = time.perf_counter()
         step()
         sync()
@@ -98,7 +101,8 @@ def run(cfg):
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     n_params = sum(p.numel() for p in model.parameters())
     out = {"median_s": med, "per_sample_s": med / b, "times": times, "peak_rss_mb": rss_kb / 1024,
-           "threads": torch.get_num_threads(), "torch": torch.__version__, "params": n_params}
+           "threads": torch.get_num_threads(), "torch": torch.__version__, "params": n_params,
+           "warmup_steps": len(warmup_times), "warmup_s": sum(warmup_times)}
     if cuda:
         import monai
 
