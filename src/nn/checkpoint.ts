@@ -75,7 +75,7 @@ export interface SaveCheckpointOptions {
 
 /** Save a model's parameters as safetensors (MONAI keys, PyTorch layouts), atomically. */
 export async function saveCheckpoint(model: Module, file: string, opts: SaveCheckpointOptions = {}): Promise<void> {
-  const sd = model.stateDict();
+  const sd = await model.stateDictAsync();
   const layout = opts.layout ?? 'monai-1.6';
   const out = layout === 'minimal' ? sd : withMonaiCrossAttention(sd, layout === 'monai-1.4');
   await saveSafetensors(file, out, { layout, ...(opts.metadata ?? {}) });

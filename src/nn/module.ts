@@ -82,6 +82,17 @@ export abstract class Module {
     return sd;
   }
 
+  /** stateDict() with asynchronous reads: for backends that cannot read synchronously (webgpu in Node). */
+  async stateDictAsync(): Promise<StateDict> {
+    const sd: StateDict = new Map();
+    for (const [name, p] of this.namedParameters()) {
+      const t = tf.tidy(() => toTorch(p.variable, p.kind));
+      sd.set(name, { shape: t.shape, data: (await t.data()) as Float32Array });
+      t.dispose();
+    }
+    return sd;
+  }
+
   /**
    * Load PyTorch-layout tensors by MONAI key. `strict`: every parameter must be present. Unknown keys are returned
    * (callers decide whether they are fine, e.g. `cross_attn` keys of MONAI ≥ 1.4). Shape mismatches always throw.

@@ -93,7 +93,7 @@ export class CheckpointStore {
   }
 
   private async writeWeights(model: Module, file: string, state: CheckpointState): Promise<void> {
-    await saveSafetensors(file, withMonaiCrossAttention(model.stateDict(), false), { layout: 'monai-1.6', ...weightsMetadata(state) });
+    await saveSafetensors(file, withMonaiCrossAttention(await model.stateDictAsync(), false), { layout: 'monai-1.6', ...weightsMetadata(state) });
   }
 
   /** Save the resumable `last` set (weights, optimizer moments, sidecar), keeping the previous set until done. */

@@ -113,7 +113,7 @@ export async function finetune(config: FinetuneConfig, opts: TrainOptions = {}):
         const x = toNDHWC(batchTensor(b, 'image'));
         const y = toNDHWC(batchTensor(b, 'label'));
         const n = x.shape[0];
-        const r = computeGrads(vars, () => ({ loss: diceCELoss(model.forward(x), y) }));
+        const r = await computeGrads(vars, () => ({ loss: diceCELoss(model.forward(x), y) }));
         tf.dispose([x, y]);
         const rec = st.applyUpdate(opt, r, n, t0);
         if (st.step % t.log_every_steps === 0 || st.step === total) s.run.appendMetrics(rec);

@@ -70,7 +70,7 @@ export async function pretrain(config: PretrainConfig, opts: TrainOptions = {}):
         const x2 = toNDHWC(batchTensor(b, 'image_2'));
         const gt = toNDHWC(batchTensor(b, 'gt_image'));
         const n = x1.shape[0];
-        const r = computeGrads(vars, () => {
+        const r = await computeGrads(vars, () => {
           const l = regularizedSslLoss(model.forward(x1).out, model.forward(x2).out, gt, t.temperature);
           return { loss: l.total, extra: { l1: l.l1, cl: l.contrastive } };
         });

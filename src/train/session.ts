@@ -153,10 +153,10 @@ export function rssMB(): number {
  * Gradients of `lossFn` w.r.t. `vars`; returns the scalar values of the named outputs. The first output is the
  * loss that is differentiated. When it is not finite nothing is applied and the caller stops.
  */
-export function computeGrads(
+export async function computeGrads(
   vars: tf.Variable[],
   lossFn: () => { loss: tf.Scalar; extra?: Record<string, tf.Scalar> },
-): { loss: number; extra: Record<string, number>; grads: tf.NamedTensorMap } {
+): Promise<{ loss: number; extra: Record<string, number>; grads: tf.NamedTensorMap }> {
   let extraT: Record<string, tf.Scalar> = {};
   const { value, grads } = tf.variableGrads(() => {
     const r = lossFn();
@@ -164,11 +164,12 @@ export function computeGrads(
     for (const [k, v] of Object.entries(r.extra ?? {})) extraT[k] = tf.keep(v);
     return r.loss;
   }, vars);
-  const loss = value.dataSync()[0];
+  // asynchronous reads: the webgpu backend cannot read synchronously in Node (and on CPU backends they cost the same)
+  const loss = (await value.data())[0];
   value.dispose();
   const extra: Record<string, number> = {};
   for (const [k, v] of Object.entries(extraT)) {
-    extra[k] = v.dataSync()[0];
+    extra[k] = (await v.data())[0];
     v.dispose();
   }
   return { loss, extra, grads };

@@ -27,7 +27,7 @@ export async function validateReconstruction(model: ViTAutoEnc, loader: DataLoad
       const x = toNDHWC(batchTensor(b, 'image'));
       const gt = toNDHWC(batchTensor(b, 'gt_image'));
       const v = tf.tidy(() => l1Loss(model.forward(x).out, gt));
-      sum += v.dataSync()[0];
+      sum += (await v.data())[0];
       n++;
       tf.dispose([x, gt, v]);
       if (maxBatches && n >= maxBatches) break;
