@@ -6,7 +6,7 @@
  */
 import inspector from 'node:inspector';
 
-export type NativeKernelFamily = 'conv' | 'matmul' | 'matmul2d' | 'bmm' | 'reshape' | 'consts' | 'cast' | 'norm' | 'adam';
+export type NativeKernelFamily = 'conv' | 'matmul' | 'matmul2d' | 'bmm' | 'reshape' | 'consts' | 'cast' | 'norm' | 'adam' | 'act';
 
 export function nativeFamilyWanted(family: NativeKernelFamily, env: NodeJS.ProcessEnv = process.env): boolean {
   if (family === 'conv' && env.SSL3D_NATIVE_CONV === '0') return false;

@@ -18,6 +18,7 @@
  *   with its transpose flags; src/nn/ops/matmul.ts uses it for dense layers when registered for the active backend.
  * - `bmm`: small batched products through BatchMatMulV3 (below).
  * - `norm`: instance norms through FusedBatchNormV3 and its gradient op (below).
+ * - `act`: LeakyReLU's gradient as TensorFlow's LeakyReluGrad (below).
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeFamilyWanted, safeUnderProfiler, type NativeKernelFamily } from './kernel_env';
@@ -273,6 +274,27 @@ export function registerNativeFusedNorm(backendName: NativeBackendName, env: Nod
   return true;
 }
 
+/**
+ * LeakyReLU's gradient as TensorFlow's one LeakyReluGrad op (dy where x > 0, α·dy elsewhere) instead of the Greater,
+ * Mul and Select (and two scalar constants) of the op-by-op form: UNETR's 16 activations per step. `NATIVE_LEAKY_RELU_GRAD`
+ * (dy, x; alpha) → dx. Family `act`.
+ */
+export const NATIVE_LEAKY_RELU_GRAD = 'Ssl3dLeakyReluGrad';
+
+export function registerNativeLeakyReluGrad(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
+  return registerOnce('act', backendName, env, () => {
+    const nb = nodeBackendModule(backendName);
+    const kernelFunc = (args: { inputs: { dy: Info; x: Info }; attrs: { alpha: number }; backend: NodeBackendLike }): Info => {
+      const { dy, x } = args.inputs;
+      const b = args.backend;
+      const attrs = [nb.createTensorsTypeOpAttr('T', 'float32'), { name: 'alpha', type: b.binding.TF_ATTR_FLOAT, value: args.attrs.alpha }];
+      return b.executeSingleOutput('LeakyReluGrad', attrs, [dy, x]);
+    };
+    tf.registerKernel({ kernelName: NATIVE_LEAKY_RELU_GRAD, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+    return true;
+  });
+}
+
 /** All of the above for one native backend (what src/backend/select.ts does when it loads tfjs-node). */
 export function registerNativeKernels(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): void {
   registerNativeReshape(backendName, env);
@@ -281,4 +303,5 @@ export function registerNativeKernels(backendName: NativeBackendName, env: NodeJ
   registerNativeMatMul2D(backendName, env);
   registerNativeSmallBatchMatMul(backendName, env);
   registerNativeFusedNorm(backendName, env);
+  registerNativeLeakyReluGrad(backendName, env);
 }

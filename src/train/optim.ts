@@ -57,6 +57,11 @@ interface FlatGroup {
   size: number;
 }
 
+/** A tensor as a vector; 1-D tensors as they are (a reshape is a kernel call even when it changes nothing). */
+function flat(t: tf.Tensor): tf.Tensor {
+  return t.rank === 1 ? t : tf.reshape(t, [-1]);
+}
+
 export class Adam {
   readonly type: 'Adam' | 'AdamW';
   lr: number;
@@ -155,8 +160,8 @@ export class Adam {
     const missing = f.params.filter((p) => !grads[p.param.name]);
     if (missing.length === f.params.length) return;
     tf.tidy(() => {
-      const g = tf.concat(f.params.map((p) => (grads[p.param.name] ? tf.reshape(grads[p.param.name], [-1]) : tf.zeros([p.size]))));
-      const theta0 = tf.concat(f.params.map((p) => tf.reshape(p.param, [-1])));
+      const g = tf.concat(f.params.map((p) => (grads[p.param.name] ? flat(grads[p.param.name]) : tf.zeros([p.size]))));
+      const theta0 = tf.concat(f.params.map((p) => flat(p.param)));
       let { m, v, theta } = this.update(theta0, g, f.m, f.v);
       if (missing.length) {
         const keep = tf.concat(f.params.map((p) => (grads[p.param.name] ? tf.ones([p.size]) : tf.zeros([p.size]))));
@@ -168,7 +173,7 @@ export class Adam {
       f.m.assign(m);
       f.v.assign(v);
       const parts = tf.split(theta, f.params.map((p) => p.size));
-      f.params.forEach((p, i) => p.param.assign(tf.reshape(parts[i], p.param.shape)));
+      f.params.forEach((p, i) => p.param.assign(p.param.rank === 1 ? parts[i] : tf.reshape(parts[i], p.param.shape)));
     });
   }
 

@@ -6,8 +6,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { availableBackends } from '../../src/backend/select';
-import { NATIVE_FUSED_NORM, NATIVE_MATMUL_2D, registerNativeCast, registerNativeConstInputs, registerNativeFusedNorm, registerNativeMatMul2D, registerNativeReshape, registerNativeSmallBatchMatMul, SMALL_BMM_FLOPS } from '../../src/backend/native_kernels';
+import { NATIVE_FUSED_NORM, NATIVE_LEAKY_RELU_GRAD, NATIVE_MATMUL_2D, registerNativeCast, registerNativeLeakyReluGrad, registerNativeConstInputs, registerNativeFusedNorm, registerNativeMatMul2D, registerNativeReshape, registerNativeSmallBatchMatMul, SMALL_BMM_FLOPS } from '../../src/backend/native_kernels';
 import { instanceNorm } from '../../src/nn/ops/norm';
+import { leakyRelu } from '../../src/nn/ops/activations';
 import { matmul2d } from '../../src/nn/ops/matmul';
 
 const native = availableBackends().includes('native');
@@ -185,6 +186,28 @@ describe.runIf(native)('native Reshape with cached shape tensors', () => {
       expect(tf.memory().numTensors).toBe(before);
       tf.dispose([a, b, dy]);
     }
+  });
+
+  it('LeakyReLU gradient through LeakyReluGrad equals the op-by-op one (zeros and negatives too), no leaks', async () => {
+    require('@tensorflow/tfjs-node');
+    expect(await tf.setBackend('tensorflow')).toBe(true);
+    expect(registerNativeLeakyReluGrad('tensorflow')).toBe(true);
+    const x = tf.concat([tf.randomNormal([997], 0, 1, 'float32', 9), tf.zeros([3])]).reshape([2, 5, 10, 10]);
+    const dy = tf.randomNormal([2, 5, 10, 10], 0, 1, 'float32', 10);
+    const run = () => tf.tidy(() => Array.from(tf.grad((a: tf.Tensor) => tf.sum(tf.mul(leakyRelu(a, 0.01), dy)))(x).dataSync()));
+    const before = tf.memory().numTensors;
+    const fused = run();
+    expect(tf.memory().numTensors).toBe(before);
+    const cfg = tf.getKernel(NATIVE_LEAKY_RELU_GRAD, 'tensorflow');
+    tf.unregisterKernel(NATIVE_LEAKY_RELU_GRAD, 'tensorflow');
+    let plain: number[];
+    try {
+      plain = run();
+    } finally {
+      tf.registerKernel(cfg);
+    }
+    expect(fused).toEqual(plain);
+    tf.dispose([x, dy]);
   });
 
   it('instance norm through FusedBatchNormV3 / GradV3 equals the op-by-op one, no leaks', async () => {

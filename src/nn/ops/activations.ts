@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { NATIVE_LEAKY_RELU_GRAD } from '../../backend/native_kernels';
 import { customOp } from './custom';
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -20,14 +21,18 @@ export const gelu: (x: tf.Tensor) => tf.Tensor = customOp(([x], save) => {
 
 /**
  * LeakyReLU with PyTorch's default slope 0.01 (MONAI's UNETR blocks); a custom op so that its saved input and dy are
- * freed as soon as its gradient is computed (./custom.ts). Gradient dy where x > 0, α·dy elsewhere (TF.js's).
+ * freed as soon as its gradient is computed (./custom.ts). Gradient dy where x > 0, α·dy elsewhere (TF.js's; native
+ * TensorFlow: its LeakyReluGrad op, src/backend/native_kernels.ts).
  */
 export function leakyRelu(x: tf.Tensor, alpha = 0.01): tf.Tensor {
   return customOp(([t], save) => {
     save([t]);
     return {
       value: tf.leakyRelu(t, alpha),
-      gradFunc: (dy, [st]) => tf.tidy(() => tf.where(tf.greater(st, 0), dy, tf.mul(dy, alpha))),
+      gradFunc: (dy, [st]) =>
+        st.dtype === 'float32' && tf.getKernel(NATIVE_LEAKY_RELU_GRAD, tf.getBackend())
+          ? (tf.engine().runKernel(NATIVE_LEAKY_RELU_GRAD, { dy, x: st }, { alpha }) as tf.Tensor)
+          : tf.tidy(() => tf.where(tf.greater(st, 0), dy, tf.mul(dy, alpha))),
     };
   })(x);
 }

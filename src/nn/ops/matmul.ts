@@ -53,9 +53,10 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor
     const inDim = x.shape[x.rank - 1];
     if (w.shape[0] !== inDim) throw new Error(`linear: input has ${inDim} features but the weight is [${w.shape}]`);
     const lead = x.shape.slice(0, -1);
-    let y: tf.Tensor = matmul2d(tf.reshape(x, [-1, inDim]) as tf.Tensor2D, w);
+    // rows in, rows out (the ViT's [B·n, hidden]): no reshapes (each is a kernel call and a tape node)
+    let y: tf.Tensor = matmul2d((x.rank === 2 ? x : tf.reshape(x, [-1, inDim])) as tf.Tensor2D, w);
     if (b) y = tf.add(y, b);
-    return tf.reshape(y, [...lead, w.shape[1]]);
+    return lead.length === 1 ? y : tf.reshape(y, [...lead, w.shape[1]]);
   });
 }
 
