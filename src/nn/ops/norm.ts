@@ -42,17 +42,22 @@ export function instanceNorm(x: tf.Tensor5D, eps = 1e-5): tf.Tensor5D {
 }
 
 /**
- * Native TensorFlow: each sample through FusedBatchNormV3 on its [1, X·Y, Z, C] view (per-channel statistics over
- * the sample's voxels = instance norm), backward through FusedBatchNormGradV3 (src/backend/native_kernels.ts).
+ * Native TensorFlow: FusedBatchNormV3 normalises per channel over N·H·W, so one sample's instance norm is one
+ * FusedBatchNormV3 on its [1, X·Y, Z, C] view; backward through FusedBatchNormGradV3 (src/backend/native_kernels.ts).
+ * A batch of one is that view of the tensor itself (no copies); larger batches are unstacked and stacked again
+ * (moving the samples next to the channels instead, [1, S, 1, B·C], needs a transpose each way: equal at UNETR's
+ * small preset, 8.29 vs 7.59 s per full-size training step, measured alternating).
  */
 function fusedInstanceNorm(eps: number) {
   return customOp(([x], save) => {
     const [B, X, Y, Z, C] = x.shape;
+    const view = (t: tf.Tensor) => tf.reshape(t, [1, X * Y, Z, C]);
     const { y, keep } = tf.tidy(() => {
-      const parts = tf.unstack(x).map((s) => tf.reshape(s, [1, X * Y, Z, C]));
+      const parts = B === 1 ? [view(x)] : tf.unstack(x).map(view);
       const outs = parts.map((p) => tf.engine().runKernel(NATIVE_FUSED_NORM, { x: p }, { epsilon: eps }) as tf.Tensor[]);
+      const ys = outs.map((o) => o[0]);
       return {
-        y: tf.reshape(tf.stack(outs.map((o) => o[0])), [B, X, Y, Z, C]) as tf.Tensor5D,
+        y: tf.reshape(B === 1 ? ys[0] : tf.stack(ys), [B, X, Y, Z, C]) as tf.Tensor5D,
         keep: parts.flatMap((p, i) => [p, outs[i][1], outs[i][2], outs[i][3]]),
       };
     });
@@ -61,12 +66,12 @@ function fusedInstanceNorm(eps: number) {
       value: y,
       gradFunc: (dy, saved) =>
         tf.tidy(() => {
-          const dys = tf.unstack(dy).map((d) => tf.reshape(d, [1, X * Y, Z, C]));
+          const dys = B === 1 ? [view(dy)] : tf.unstack(dy).map(view);
           const dxs = dys.map((d, b) => {
             const [xp, r1, r2, r3] = saved.slice(4 * b, 4 * b + 4);
             return tf.engine().runKernel(NATIVE_FUSED_NORM_GRAD, { dy: d, x: xp, r1, r2, r3 }, { epsilon: eps }) as tf.Tensor;
           });
-          return tf.reshape(tf.stack(dxs), [B, X, Y, Z, C]);
+          return tf.reshape(B === 1 ? dxs[0] : tf.stack(dxs), [B, X, Y, Z, C]);
         }),
     };
   });
