@@ -2,7 +2,7 @@
 # The device run: ssl3d on TF.js's webgpu backend (Dawn → Vulkan → the GPU) and MONAI/PyTorch on cuda, same
 # networks and configs, on a GPU machine with no Node.js and no network. Needs .gpu/ (bash scripts/gpu/pack.sh).
 #
-#   bash scripts/gpu/device_run.sh            (from the repo root; carry ['.gpu']; ~5–7 min)
+#   bash scripts/gpu/device_run.sh            (from the repo root; carry [".gpu"]; ~4–8 min)
 #
 # Steps (each with its own time limit; the whole run stays inside BUDGET_S):
 #   1. nvidia-smi; unpack .gpu/ssl3d-gpu.tar.xz into /tmp/ssl3d-gpu (node + app)
@@ -10,6 +10,7 @@
 #   3. the WebGPU adapter Dawn finds (scripts/gpu/adapter.mjs)
 #   4. op check on webgpu (scripts/gpu/opcheck.mjs): conv3d fwd + both grads, the op layer, matmuls, reductions,
 #      tiny networks; against PyTorch fixtures, cpu and wasm
+#   4a. the main job (`ssl3d demo`, a few steps) on webgpu (SKIP_DEMO=1 skips it; DEMO_STEPS, default 4)
 #   4b. A/B of the 3³ filter gradient on webgpu (AB_MODES: stock splitk decomp): op check + full UNETR train each
 #   5. MONAI on cuda (bench/monai_models.py, all configs in one process; MONAI from .gpu/monai-*.whl if missing)
 #   6. ssl3d on webgpu (bench/models.mjs --backends webgpu), per-measurement timeouts, stops at the deadline
@@ -17,7 +18,7 @@
 # Results: $OUT/gpu_results.jsonl (every JSON line), $OUT/gpu_log.txt (this output), $OUT/ssl3d_webgpu.json,
 # $OUT/ab_<mode>.json.
 #
-# Env: OUT (default /tmp/gpu_out), BUDGET_S (390), CONFIGS (tiny32,full,tiny48), REPEATS (3), REPEATS_FULL (2),
+# Env: OUT (default /tmp/gpu_out), BUDGET_S (540), CONFIGS (tiny32,full,tiny48), REPEATS (3), REPEATS_FULL (2),
 #      MONAI_REPEATS (5), MONAI_DEVICE (cuda; cpu for a dry run), SKIP_MONAI=1, SKIP_OPCHECK=1, SKIP_AB=1, AB_MODES,
 #      OPCHECK_ARGS (--large --nets), TIMEOUT_S (45, per tiny measurement), TIMEOUT_FULL_S (60),
 #      VK_DRIVER_FILES (kept when it names a file), SSL3D_DAWN_OPTIONS.
@@ -34,7 +35,7 @@ exec > >(tee -a "$LOG") 2>&1
 TEE_PID=$!
 # On exit, close the pipe to tee and wait for it, so the last lines (the summary) reach stdout and the log.
 trap 'exec 1>&- 2>&-; wait "$TEE_PID" 2>/dev/null' EXIT
-BUDGET_S=${BUDGET_S:-390}
+BUDGET_S=${BUDGET_S:-540}
 CONFIGS=${CONFIGS:-tiny32,full,tiny48} # full before tiny48: if time runs out, tiny48 is what is lost
 el() { echo $(($(date +%s) - START)); }
 left() { echo $((BUDGET_S - $(el))); }
@@ -111,6 +112,19 @@ if [ "$WEBGPU_OK" = 1 ] && [ -z "${SKIP_OPCHECK:-}" ]; then
     cut -c1-300
   rc=${PIPESTATUS[0]}
   [ "$rc" = 0 ] || { echo "!! op check stopped (exit $rc; 137 = time limit)"; grep -v 'artificially reduced\|^\s*$' "$W/opcheck.err" | tail -15; }
+fi
+
+# The whole main job on webgpu (phantoms → pretraining → fine-tuning random vs pretrained → table and reports), a few
+# steps each: the training loops read only asynchronously (test/train/async_reads.test.ts), which webgpu needs.
+if [ "$WEBGPU_OK" = 1 ] && [ -z "${SKIP_DEMO:-}" ]; then
+  t=$(lim 150 240)
+  step "ssl3d demo on webgpu, a few steps (limit ${t} s)"
+  d0=$(date +%s)
+  SSL3D_BACKEND=webgpu timeout -s KILL "$t" "$NODE" "$APP/bin/ssl3d.js" demo --out "$W/demo" --labeled 3 --unlabeled 2 \
+    --pretrain-steps ${DEMO_STEPS:-4} --finetune-steps ${DEMO_STEPS:-4} --quiet 2>&1 | grep -v 'artificially reduced\|^\s*$' | tail -25
+  rc=${PIPESTATUS[0]}
+  rec "{\"step\":\"demo\",\"backend\":\"webgpu\",\"rc\":$rc,\"s\":$(($(date +%s) - d0))}"
+  [ "$rc" = 0 ] || echo "!! demo on webgpu stopped (exit $rc; 137 = time limit)"
 fi
 
 # A/B of the 3³ filter gradient on webgpu (src/nn/ops/conv3d.ts, SSL3D_WEBGPU_CONV_DW; the default, batched, runs in

@@ -87,6 +87,9 @@ def main():
         peak = f"{m['cuda_peak_mb']:.0f} MiB" if m.get("cuda_peak_mb") is not None else "–"
         print(f"| {k[0]} | {k[1]} | {k[2]} | {fmt(ps)} | {fmt(first, 2)} | {fmt(mps)} | {ratio} | {peak} | {note.strip()} |")
 
+    demo = next((r for r in lines if r.get("step") == "demo"), None)
+    if demo:
+        print(f"\nssl3d demo on webgpu (a few steps): {'ok' if demo.get('rc') == 0 else 'FAILED (exit %s)' % demo.get('rc')} in {demo.get('s')} s")
     ab = [r for r in lines if r.get("step") == "ab"]
     if ab:
         convs = [r for r in lines if str(r.get("opcheck", "")).startswith("ops.conv3")]

@@ -42,7 +42,7 @@ function common(cmd: Command, kind: 'pretrain' | 'finetune'): Command {
     .option('--set <key=value>', 'override any config value, e.g. --set train.lr=3e-4 (repeatable)', collect, [])
     .option('--resume', 'continue the run in --logdir from its last checkpoint')
     .option('--quiet', 'no progress bar (the run folder still gets the full log)')
-    .option('--backend <name>', 'native | wasm | cpu (default: the best available, or $SSL3D_BACKEND)')
+    .option('--backend <name>', 'native | native-gpu | wasm | cpu | webgpu (default: the best available, or $SSL3D_BACKEND)')
     .option('--ignore-memory-estimate', 'train even when the memory estimate exceeds this machine');
 }
 
