@@ -211,14 +211,6 @@ export function installRank5Workarounds(tf: Tf, opts: WorkaroundOptions = {}): v
     release(backend, one);
     return y;
   };
-  // (webgpu only: it relies on webgpu's Multiply giving float32 for int × float; cpu's gives the first operand's dtype)
-  if (backendName === 'webgpu') {
-    wrap('Cast', (orig, args) => {
-      const { x } = args.inputs;
-      if (args.attrs!.dtype !== 'float32' || (x.dtype !== 'int32' && x.dtype !== 'bool')) return orig(args);
-      return toFloat(args.backend, x);
-    });
-  }
 
   const transposeK = kernel('Transpose')!.kernelFunc;
   const maxWorkgroups = (backend: KernelArgs['backend']) =>
@@ -253,19 +245,29 @@ export function installRank5Workarounds(tf: Tf, opts: WorkaroundOptions = {}): v
     });
   }
 
-  const castK = kernel('Cast')!.kernelFunc; // the wrapped one
-  for (const name of ['Transpose', 'Sum', 'Max', 'Min', 'Prod', 'ArgMax', 'ArgMin']) {
-    wrap(name, (orig, args) => {
+  // The int casts (webgpu only: they rely on webgpu's Multiply giving float32 for int × float; cpu's gives the first
+  // operand's dtype), wrapped last so that the int32 wrappers run before the wide-transpose ones.
+  if (backendName === 'webgpu') {
+    wrap('Cast', (orig, args) => {
       const { x } = args.inputs;
-      if (x.dtype !== 'int32' || backendName !== 'webgpu') return orig(args);
-      const fx = toFloat(args.backend, x);
-      const r = orig({ ...args, inputs: { x: fx } }) as TensorInfo;
-      release(args.backend, fx);
-      if (r.dtype === 'int32') return r;
-      const y = castK({ inputs: { x: r }, backend: args.backend, attrs: { dtype: 'int32' } }) as TensorInfo;
-      release(args.backend, r);
-      return y;
+      if (args.attrs!.dtype !== 'float32' || (x.dtype !== 'int32' && x.dtype !== 'bool')) return orig(args);
+      return toFloat(args.backend, x);
     });
+
+    const castK = kernel('Cast')!.kernelFunc; // the wrapped one
+    for (const name of ['Transpose', 'Sum', 'Max', 'Min', 'Prod', 'ArgMax', 'ArgMin']) {
+      wrap(name, (orig, args) => {
+        const { x } = args.inputs;
+        if (x.dtype !== 'int32') return orig(args);
+        const fx = toFloat(args.backend, x);
+        const r = orig({ ...args, inputs: { x: fx } }) as TensorInfo;
+        release(args.backend, fx);
+        if (r.dtype === 'int32') return r;
+        const y = castK({ inputs: { x: r }, backend: args.backend, attrs: { dtype: 'int32' } }) as TensorInfo;
+        release(args.backend, r);
+        return y;
+      });
+    }
   }
 }
 

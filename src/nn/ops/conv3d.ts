@@ -240,42 +240,11 @@ function flipTranspose(w: tf.Tensor5D): tf.Tensor5D {
  * [rows, 3C] right-hand side per tap cost ~4× the multiplication itself: 125 vs 30 ms for 78,608 × 96.)
  */
 function conv3x3x3FilterGrad(x: tf.Tensor5D, dy: tf.Tensor5D): tf.Tensor5D {
-  const [B, X, Y, Z, C] = x.shape;
-  const cout = dy.shape[4];
-  const step = slabSize(B, X, Y, Z, C);
-  let total: tf.Tensor | undefined;
-  for (let x0 = 0; x0 < X; x0 += step) {
-    const nx = Math.min(step, X - x0);
-    const g = tf.tidy(() => {
-      const s = slabColumnsT(x, x0, nx);
-      const colsT = s.cols; // [3C, rc]
-      const d = nx === X ? dy : tf.slice(dy, [0, x0, 0, 0, 0], [B, nx, Y, Z, cout]);
-      const dPad = tf.pad(d, [
-        [0, 0],
-        [0, 2],
-        [0, 2],
-        [0, 2],
-        [0, 0],
-      ]);
-      const dFlat = tf.reshape(dPad, [s.rows, cout]) as tf.Tensor2D; // [rows, Cout]
-      const taps: tf.Tensor[] = [];
-      for (let a = 0; a < 3; a++) {
-        for (let bb = 0; bb < 3; bb++) {
-          const win = tf.slice(colsT, [0, a * s.Y2 * s.Z2 + bb * s.Z2], [3 * C, s.rows]);
-          taps.push(tf.reshape(tf.matMul(win, dFlat), [1, 1, 3, C, cout]));
-        }
-      }
-      const rows = [0, 1, 2].map((a) => tf.concat(taps.slice(3 * a, 3 * a + 3), 1));
-      return tf.concat(rows, 0);
-    });
-    if (total) {
-      const t = tf.add(total, g);
-      total.dispose();
-      g.dispose();
-      total = t;
-    } else total = g;
-  }
-  return total as tf.Tensor5D;
+  return filterGradOverSlabs(x, dy, (x0, nx, dFlat) => {
+    const s = slabColumnsT(x, x0, nx); // cols [3C, rc]
+    const C3 = s.cols.shape[0];
+    return (a, bb) => tf.matMul(tf.slice(s.cols, [0, a * s.Y2 * s.Z2 + bb * s.Z2], [C3, s.rows]), dFlat);
+  });
 }
 
 /**
@@ -285,6 +254,30 @@ function conv3x3x3FilterGrad(x: tf.Tensor5D, dy: tf.Tensor5D): tf.Tensor5D {
  * product with a 10⁶-long inner dimension.
  */
 function conv3x3x3FilterGradBatched(x: tf.Tensor5D, dy: tf.Tensor5D, chunk = 2048): tf.Tensor5D {
+  return filterGradOverSlabs(x, dy, (x0, nx, dFlat) => {
+    const s = slabColumns(x, x0, nx); // cols [rc, 3C]
+    const C3 = s.cols.shape[1];
+    const n = Math.ceil(s.rows / chunk);
+    const extra = n * chunk - s.rows;
+    const cols = extra ? tf.pad(s.cols, [[0, extra], [0, 0]]) : s.cols;
+    const dChunks = tf.reshape(extra ? tf.pad(dFlat, [[0, extra], [0, 0]]) : dFlat, [n, chunk, dFlat.shape[1]]) as tf.Tensor3D;
+    return (a, bb) => {
+      const win = tf.reshape(tf.slice(cols, [a * s.Y2 * s.Z2 + bb * s.Z2, 0], [n * chunk, C3]), [n, chunk, C3]) as tf.Tensor3D;
+      return tf.sum(tf.matMul(win, dChunks, true, false), 0);
+    };
+  });
+}
+
+/**
+ * The slab loop both filter gradients share: for each X-slab, dy on the slab's padded grid flattened to
+ * [rows, Cout] (zeros at the junk positions), `perSlab` returns the product for tap (a, b), [3C, Cout] with the z taps
+ * stacked; the taps are assembled into [3, 3, 3, C, Cout] and summed over the slabs.
+ */
+function filterGradOverSlabs(
+  x: tf.Tensor5D,
+  dy: tf.Tensor5D,
+  perSlab: (x0: number, nx: number, dFlat: tf.Tensor2D) => (a: number, bb: number) => tf.Tensor,
+): tf.Tensor5D {
   const [B, X, Y, Z, C] = x.shape;
   const cout = dy.shape[4];
   const step = slabSize(B, X, Y, Z, C);
@@ -292,23 +285,17 @@ function conv3x3x3FilterGradBatched(x: tf.Tensor5D, dy: tf.Tensor5D, chunk = 204
   for (let x0 = 0; x0 < X; x0 += step) {
     const nx = Math.min(step, X - x0);
     const g = tf.tidy(() => {
-      const s = slabColumns(x, x0, nx); // [rc, 3C]
-      const n = Math.ceil(s.rows / chunk);
-      const extra = n * chunk - s.rows;
-      const cols = extra ? tf.pad(s.cols, [[0, extra], [0, 0]]) : s.cols;
       const d = nx === X ? dy : tf.slice(dy, [0, x0, 0, 0, 0], [B, nx, Y, Z, cout]);
-      const dPad = tf.pad(d, [[0, 0], [0, 2], [0, 2], [0, 2], [0, 0]]);
-      const dFlat = tf.reshape(dPad, [s.rows, cout]);
-      const dChunks = tf.reshape(extra ? tf.pad(dFlat, [[0, extra], [0, 0]]) : dFlat, [n, chunk, cout]) as tf.Tensor3D;
-      const taps: tf.Tensor[] = [];
-      for (let a = 0; a < 3; a++) {
-        for (let bb = 0; bb < 3; bb++) {
-          const win = tf.slice(cols, [a * s.Y2 * s.Z2 + bb * s.Z2, 0], [n * chunk, 3 * C]);
-          const parts = tf.matMul(tf.reshape(win, [n, chunk, 3 * C]) as tf.Tensor3D, dChunks, true, false);
-          taps.push(tf.reshape(tf.sum(parts, 0), [1, 1, 3, C, cout]));
-        }
-      }
-      const rows = [0, 1, 2].map((a) => tf.concat(taps.slice(3 * a, 3 * a + 3), 1));
+      const dPad = tf.pad(d, [
+        [0, 0],
+        [0, 2],
+        [0, 2],
+        [0, 2],
+        [0, 0],
+      ]);
+      const dFlat = tf.reshape(dPad, [B * (nx + 2) * (Y + 2) * (Z + 2), cout]) as tf.Tensor2D;
+      const tapProduct = perSlab(x0, nx, dFlat);
+      const rows = [0, 1, 2].map((a) => tf.concat([0, 1, 2].map((bb) => tf.reshape(tapProduct(a, bb), [1, 1, 3, C, cout])), 1));
       return tf.concat(rows, 0);
     });
     if (total) {

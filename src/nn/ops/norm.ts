@@ -52,26 +52,24 @@ function fusedInstanceNorm(eps: number) {
   return customOp(([x], save) => {
     const [B, X, Y, Z, C] = x.shape;
     const view = (t: tf.Tensor) => tf.reshape(t, [1, X * Y, Z, C]);
+    /** [B, X, Y, Z, C] → one [1, X·Y, Z, C] view per sample, and back */
+    const split = (t: tf.Tensor) => (B === 1 ? [view(t)] : tf.unstack(t).map(view));
+    const join = (ts: tf.Tensor[]) => tf.reshape(B === 1 ? ts[0] : tf.stack(ts), [B, X, Y, Z, C]) as tf.Tensor5D;
     const { y, keep } = tf.tidy(() => {
-      const parts = B === 1 ? [view(x)] : tf.unstack(x).map(view);
+      const parts = split(x);
       const outs = parts.map((p) => tf.engine().runKernel(NATIVE_FUSED_NORM, { x: p }, { epsilon: eps }) as tf.Tensor[]);
-      const ys = outs.map((o) => o[0]);
-      return {
-        y: tf.reshape(B === 1 ? ys[0] : tf.stack(ys), [B, X, Y, Z, C]) as tf.Tensor5D,
-        keep: parts.flatMap((p, i) => [p, outs[i][1], outs[i][2], outs[i][3]]),
-      };
+      return { y: join(outs.map((o) => o[0])), keep: parts.flatMap((p, i) => [p, outs[i][1], outs[i][2], outs[i][3]]) };
     });
     save(keep);
     return {
       value: y,
       gradFunc: (dy, saved) =>
         tf.tidy(() => {
-          const dys = B === 1 ? [view(dy)] : tf.unstack(dy).map(view);
-          const dxs = dys.map((d, b) => {
+          const dxs = split(dy).map((d, b) => {
             const [xp, r1, r2, r3] = saved.slice(4 * b, 4 * b + 4);
             return tf.engine().runKernel(NATIVE_FUSED_NORM_GRAD, { dy: d, x: xp, r1, r2, r3 }, { epsilon: eps }) as tf.Tensor;
           });
-          return tf.reshape(B === 1 ? dxs[0] : tf.stack(dxs), [B, X, Y, Z, C]);
+          return join(dxs);
         }),
     };
   });
