@@ -1,12 +1,12 @@
 /**
  * `SSL3D_NATIVE_KERNELS`: which of ssl3d's native-backend kernel routes are on. Unset/`all`/`1`: all; `0`/`none`:
  * none; a list such as `conv,matmul`: those. Families: `conv`, `matmul` (src/nn/ops/kernels.ts), `matmul2d` (also
- * needs `matmul`), `bmm`, `reshape`, `consts`, `cast`, `norm` (./native_kernels.ts), `adam` (./native_adam.ts). The
+ * needs `matmul`), `bmm`, `reshape`, `consts`, `cast`, `norm`, `act` (./native_kernels.ts), `fused` (./native_ops.ts), `adam` (./native_adam.ts). The
  * older `SSL3D_NATIVE_CONV=0` still turns off `conv`.
  */
 import inspector from 'node:inspector';
 
-export type NativeKernelFamily = 'conv' | 'matmul' | 'matmul2d' | 'bmm' | 'reshape' | 'consts' | 'cast' | 'norm' | 'adam' | 'act';
+export type NativeKernelFamily = 'conv' | 'matmul' | 'matmul2d' | 'bmm' | 'reshape' | 'consts' | 'cast' | 'norm' | 'adam' | 'act' | 'fused';
 
 export function nativeFamilyWanted(family: NativeKernelFamily, env: NodeJS.ProcessEnv = process.env): boolean {
   if (family === 'conv' && env.SSL3D_NATIVE_CONV === '0') return false;

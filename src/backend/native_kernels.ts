@@ -19,9 +19,11 @@
  * - `bmm`: small batched products through BatchMatMulV3 (below).
  * - `norm`: instance norms through FusedBatchNormV3 and its gradient op (below).
  * - `act`: LeakyReLU's gradient as TensorFlow's LeakyReluGrad (below).
+ * - `fused`: ssl3d's own TensorFlow ops (LayerNorm, GELU), when their library is built (./native_ops.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeFamilyWanted, safeUnderProfiler, type NativeKernelFamily } from './kernel_env';
+import { registerNativeFusedOps } from './native_ops';
 
 type Info = { dataId: object; shape: number[]; dtype: tf.DataType };
 interface NodeBackendLike {
@@ -304,4 +306,5 @@ export function registerNativeKernels(backendName: NativeBackendName, env: NodeJ
   registerNativeSmallBatchMatMul(backendName, env);
   registerNativeFusedNorm(backendName, env);
   registerNativeLeakyReluGrad(backendName, env);
+  registerNativeFusedOps(backendName, env);
 }

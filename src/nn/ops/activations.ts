@@ -1,12 +1,28 @@
 import * as tf from '@tensorflow/tfjs';
 import { NATIVE_LEAKY_RELU_GRAD } from '../../backend/native_kernels';
+import { NATIVE_GELU, NATIVE_GELU_GRAD } from '../../backend/native_ops';
 import { customOp } from './custom';
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-/** Exact GELU, x·Φ(x) = 0.5·x·(1 + erf(x/√2)) (PyTorch `approximate='none'`), with an analytic gradient. */
-export const gelu: (x: tf.Tensor) => tf.Tensor = customOp(([x], save) => {
+/**
+ * Exact GELU, x·Φ(x) = 0.5·x·(1 + erf(x/√2)) (PyTorch `approximate='none'`), with an analytic gradient. On the native
+ * backend with ssl3d's op library (src/backend/native_ops.ts): one op forward, one backward.
+ */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return x.dtype === 'float32' && tf.getKernel(NATIVE_GELU, tf.getBackend()) ? fusedGelu(x) : opByOpGelu(x);
+}
+
+const fusedGelu: (x: tf.Tensor) => tf.Tensor = customOp(([x], save) => {
+  save([x]);
+  return {
+    value: tf.engine().runKernel(NATIVE_GELU, { x }) as tf.Tensor,
+    gradFunc: (dy, [sx]) => tf.engine().runKernel(NATIVE_GELU_GRAD, { dy, x: sx }) as tf.Tensor,
+  };
+});
+
+const opByOpGelu: (x: tf.Tensor) => tf.Tensor = customOp(([x], save) => {
   save([x]);
   return {
     value: tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT1_2))))),

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { NATIVE_FUSED_NORM, NATIVE_FUSED_NORM_GRAD } from '../../backend/native_kernels';
+import { NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD } from '../../backend/native_ops';
 import { customOp } from './custom';
 
 /**
@@ -27,9 +28,25 @@ function normalize(axes: number[], eps: number) {
   });
 }
 
-/** LayerNorm over the last axis (PyTorch eps 1e-5) with elementwise affine weight/bias. */
+/**
+ * LayerNorm over the last axis (PyTorch eps 1e-5) with elementwise affine weight/bias. On the native backend with
+ * ssl3d's op library (src/backend/native_ops.ts): one op forward, one backward (dx, dweight, dbias together).
+ */
 export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps = 1e-5): tf.Tensor {
+  if (x.dtype === 'float32' && tf.getKernel(NATIVE_LAYER_NORM, tf.getBackend())) return fusedLayerNorm(eps)(x, weight, bias);
   return tf.tidy(() => tf.add(tf.mul(normalize([x.rank - 1], eps)(x), weight), bias));
+}
+
+function fusedLayerNorm(eps: number) {
+  return customOp(([x, weight, bias], save) => {
+    const [y, mean, rstd] = tf.engine().runKernel(NATIVE_LAYER_NORM, { x, gamma: weight, beta: bias }, { epsilon: eps }) as tf.Tensor[];
+    save([x, mean, rstd, weight]);
+    return {
+      value: y,
+      gradFunc: (dy, [sx, smean, srstd, sweight]) =>
+        tf.engine().runKernel(NATIVE_LAYER_NORM_GRAD, { dy, x: sx, mean: smean, rstd: srstd, gamma: sweight }) as tf.Tensor[],
+    };
+  });
 }
 
 /**

@@ -1,0 +1,288 @@
+// ssl3d's fused TensorFlow CPU kernels, loaded into the native backend's TensorFlow (the one inside
+// @tensorflow/tfjs-node) as a Node addon: loading the library registers the ops and their CPU kernels in TensorFlow's
+// global registries, and TF.js's tfjs-node then runs them by name like any TensorFlow op (src/backend/native_ops.ts).
+//
+// Why: TensorFlow has no LayerNorm or GELU op, so eager TF.js runs them as chains of elementwise ops: a LayerNorm is
+// 9 ops forward and ~13 backward, an exact GELU 5 forward and 11 backward, each a kernel dispatch (~11 µs through
+// tfjs-node at least) and a full pass over memory. Here each is one op forward and one backward.
+//
+//   Ssl3dLayerNorm(x [.., D], gamma [D], beta [D]; epsilon) -> y, mean [rows], rstd [rows]
+//   Ssl3dLayerNormGrad(dy, x, mean, rstd, gamma) -> dx, dgamma, dbeta
+//   Ssl3dGelu(x) -> x·Φ(x)                        (exact, erf form: PyTorch's approximate='none')
+//   Ssl3dGeluGrad(dy, x) -> dy·(Φ(x) + x·φ(x))
+//
+// Results do not depend on the number of threads: row statistics are per row, and the column sums of
+// Ssl3dLayerNormGrad are summed over fixed blocks of rows, block by block in order.
+//
+// Built by scripts/native-backend/build_ops.sh against the headers of the TensorFlow wheel the backend's C library
+// came from (same ABI flags as tf.sysconfig.get_compile_flags()).
+#define EIGEN_USE_THREADS
+#include <node_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
+#include "tensorflow/core/framework/tensor.h"
+#include "tensorflow/core/util/work_sharder.h"
+
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+using tensorflow::int64;
+using tensorflow::shape_inference::InferenceContext;
+using tensorflow::shape_inference::ShapeHandle;
+
+REGISTER_OP("Ssl3dLayerNorm")
+    .Input("x: float")
+    .Input("gamma: float")
+    .Input("beta: float")
+    .Output("y: float")
+    .Output("mean: float")
+    .Output("rstd: float")
+    .Attr("epsilon: float = 1e-5")
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->input(0));
+      c->set_output(1, c->UnknownShapeOfRank(1));
+      c->set_output(2, c->UnknownShapeOfRank(1));
+      return absl::OkStatus();
+    });
+
+REGISTER_OP("Ssl3dLayerNormGrad")
+    .Input("dy: float")
+    .Input("x: float")
+    .Input("mean: float")
+    .Input("rstd: float")
+    .Input("gamma: float")
+    .Output("dx: float")
+    .Output("dgamma: float")
+    .Output("dbeta: float")
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->input(1));
+      c->set_output(1, c->input(4));
+      c->set_output(2, c->input(4));
+      return absl::OkStatus();
+    });
+
+REGISTER_OP("Ssl3dGelu").Input("x: float").Output("y: float").SetShapeFn([](InferenceContext* c) {
+  c->set_output(0, c->input(0));
+  return absl::OkStatus();
+});
+
+REGISTER_OP("Ssl3dGeluGrad").Input("dy: float").Input("x: float").Output("dx: float").SetShapeFn([](InferenceContext* c) {
+  c->set_output(0, c->input(1));
+  return absl::OkStatus();
+});
+
+namespace {
+
+// Rows of a [.., D] tensor and its last dimension; fails the op (InvalidArgument naming the op) otherwise.
+bool RowsAndDepth(OpKernelContext* ctx, const Tensor& x, const Tensor& gamma, int64* rows, int64* depth) {
+  const char* op = ctx->op_kernel().type_string().c_str();
+  if (x.dims() < 1) {
+    ctx->CtxFailure(absl::InvalidArgumentError(std::string(op) + ": x must have at least one dimension"));
+    return false;
+  }
+  *depth = x.dim_size(x.dims() - 1);
+  *rows = *depth == 0 ? 0 : x.NumElements() / *depth;
+  if (gamma.dims() != 1 || gamma.dim_size(0) != *depth) {
+    ctx->CtxFailure(absl::InvalidArgumentError(std::string(op) + ": gamma must be [" + std::to_string(*depth) + "], got " +
+                                               gamma.shape().DebugString()));
+    return false;
+  }
+  return true;
+}
+
+void ShardRows(OpKernelContext* ctx, int64 rows, int64 cost_per_row, const std::function<void(int64, int64)>& work) {
+  auto* workers = ctx->device()->tensorflow_cpu_worker_threads()->workers;
+  workers->ParallelFor(rows, cost_per_row, work);
+}
+
+class LayerNormOp : public OpKernel {
+ public:
+  explicit LayerNormOp(OpKernelConstruction* ctx) : OpKernel(ctx) { OP_REQUIRES_OK(ctx, ctx->GetAttr("epsilon", &eps_)); }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    const Tensor& gamma = ctx->input(1);
+    const Tensor& beta = ctx->input(2);
+    int64 rows, D;
+    if (!RowsAndDepth(ctx, x, gamma, &rows, &D)) return;
+    OP_REQUIRES(ctx, beta.shape() == gamma.shape(),
+                absl::InvalidArgumentError("Ssl3dLayerNorm: beta must have gamma's shape " + gamma.shape().DebugString()));
+    Tensor *y, *mean, *rstd;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &y));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({rows}), &mean));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({rows}), &rstd));
+    const float* px = x.flat<float>().data();
+    const float* pg = gamma.flat<float>().data();
+    const float* pb = beta.flat<float>().data();
+    float* py = y->flat<float>().data();
+    float* pm = mean->flat<float>().data();
+    float* pr = rstd->flat<float>().data();
+    const float eps = eps_;
+    ShardRows(ctx, rows, 8 * D, [=](int64 begin, int64 end) {
+      for (int64 r = begin; r < end; ++r) {
+        const float* xr = px + r * D;
+        float* yr = py + r * D;
+        float s = 0.f;
+        for (int64 j = 0; j < D; ++j) s += xr[j];
+        const float mu = s / static_cast<float>(D);
+        float v = 0.f;
+        for (int64 j = 0; j < D; ++j) {
+          const float d = xr[j] - mu;
+          v += d * d;
+        }
+        const float rs = 1.f / std::sqrt(v / static_cast<float>(D) + eps);
+        for (int64 j = 0; j < D; ++j) yr[j] = (xr[j] - mu) * rs * pg[j] + pb[j];
+        pm[r] = mu;
+        pr[r] = rs;
+      }
+    });
+  }
+
+ private:
+  float eps_;
+};
+
+class LayerNormGradOp : public OpKernel {
+ public:
+  explicit LayerNormGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& dy = ctx->input(0);
+    const Tensor& x = ctx->input(1);
+    const Tensor& mean = ctx->input(2);
+    const Tensor& rstd = ctx->input(3);
+    const Tensor& gamma = ctx->input(4);
+    int64 rows, D;
+    if (!RowsAndDepth(ctx, x, gamma, &rows, &D)) return;
+    OP_REQUIRES(ctx, dy.shape() == x.shape(),
+                absl::InvalidArgumentError("Ssl3dLayerNormGrad: dy " + dy.shape().DebugString() + " and x " +
+                                           x.shape().DebugString() + " differ"));
+    OP_REQUIRES(ctx, mean.NumElements() == rows && rstd.NumElements() == rows,
+                absl::InvalidArgumentError("Ssl3dLayerNormGrad: mean and rstd must hold one value per row (" +
+                                           std::to_string(rows) + ")"));
+    Tensor *dx, *dgamma, *dbeta;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &dx));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, gamma.shape(), &dgamma));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, gamma.shape(), &dbeta));
+    const float* pdy = dy.flat<float>().data();
+    const float* px = x.flat<float>().data();
+    const float* pm = mean.flat<float>().data();
+    const float* pr = rstd.flat<float>().data();
+    const float* pg = gamma.flat<float>().data();
+    float* pdx = dx->flat<float>().data();
+
+    // column sums per fixed block of rows (independent of the thread count), then summed block by block in order
+    const int64 block = std::max<int64>(1, std::min<int64>(64, (rows + 31) / 32));
+    const int64 blocks = rows == 0 ? 0 : (rows + block - 1) / block;
+    std::vector<float> partial(static_cast<size_t>(2 * blocks * D), 0.f);
+    float* pp = partial.data();
+    auto work = [=](int64 b0, int64 b1) {
+      const float invD = 1.f / static_cast<float>(D);
+      for (int64 b = b0; b < b1; ++b) {
+        float* sg = pp + (2 * b) * D;      // Σ dy·x̂
+        float* sb = pp + (2 * b + 1) * D;  // Σ dy
+        const int64 r1 = std::min(rows, (b + 1) * block);
+        for (int64 r = b * block; r < r1; ++r) {
+          const float* dyr = pdy + r * D;
+          const float* xr = px + r * D;
+          float* dxr = pdx + r * D;
+          const float mu = pm[r], rs = pr[r];
+          float a = 0.f, c = 0.f;  // Σ g, Σ g·x̂ with g = dy·gamma
+          for (int64 j = 0; j < D; ++j) {
+            const float xh = (xr[j] - mu) * rs;
+            const float g = dyr[j] * pg[j];
+            a += g;
+            c += g * xh;
+            sg[j] += dyr[j] * xh;
+            sb[j] += dyr[j];
+          }
+          a *= invD;
+          c *= invD;
+          for (int64 j = 0; j < D; ++j) {
+            const float xh = (xr[j] - mu) * rs;
+            dxr[j] = rs * (dyr[j] * pg[j] - a - xh * c);
+          }
+        }
+      }
+    };
+    ShardRows(ctx, blocks, 16 * D * block, work);
+    float* pdg = dgamma->flat<float>().data();
+    float* pdb = dbeta->flat<float>().data();
+    std::fill(pdg, pdg + D, 0.f);
+    std::fill(pdb, pdb + D, 0.f);
+    for (int64 b = 0; b < blocks; ++b) {
+      const float* sg = pp + (2 * b) * D;
+      const float* sb = pp + (2 * b + 1) * D;
+      for (int64 j = 0; j < D; ++j) {
+        pdg[j] += sg[j];
+        pdb[j] += sb[j];
+      }
+    }
+  }
+};
+
+constexpr float kSqrt1_2 = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+
+class GeluOp : public OpKernel {
+ public:
+  explicit GeluOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    Tensor* y;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &y));
+    auto X = x.flat<float>();
+    auto Y = y->flat<float>();
+    const auto& d = ctx->eigen_cpu_device();
+    Y.device(d) = X * (X * kSqrt1_2).erf() * 0.5f + X * 0.5f;
+  }
+};
+
+class GeluGradOp : public OpKernel {
+ public:
+  explicit GeluGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& dy = ctx->input(0);
+    const Tensor& x = ctx->input(1);
+    OP_REQUIRES(ctx, dy.shape() == x.shape(),
+                absl::InvalidArgumentError("Ssl3dGeluGrad: dy " + dy.shape().DebugString() + " and x " +
+                                           x.shape().DebugString() + " differ"));
+    Tensor* dx;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &dx));
+    auto X = x.flat<float>();
+    auto DY = dy.flat<float>();
+    auto DX = dx->flat<float>();
+    const auto& d = ctx->eigen_cpu_device();
+    // Φ(x) + x·φ(x) = 0.5·(1 + erf(x/√2)) + x·exp(−x²/2)/√(2π)
+    DX.device(d) = DY * ((X * kSqrt1_2).erf() * 0.5f + 0.5f + X * (X.square() * -0.5f).exp() * kInvSqrt2Pi);
+  }
+};
+
+}  // namespace
+
+REGISTER_KERNEL_BUILDER(Name("Ssl3dLayerNorm").Device(tensorflow::DEVICE_CPU), LayerNormOp);
+REGISTER_KERNEL_BUILDER(Name("Ssl3dLayerNormGrad").Device(tensorflow::DEVICE_CPU), LayerNormGradOp);
+REGISTER_KERNEL_BUILDER(Name("Ssl3dGelu").Device(tensorflow::DEVICE_CPU), GeluOp);
+REGISTER_KERNEL_BUILDER(Name("Ssl3dGeluGrad").Device(tensorflow::DEVICE_CPU), GeluGradOp);
+
+// The Node addon: nothing to export; loading it has registered the ops above. `opNames` lets the loader check.
+NAPI_MODULE_INIT() {
+  napi_value names;
+  napi_create_array(env, &names);
+  const char* ops[] = {"Ssl3dLayerNorm", "Ssl3dLayerNormGrad", "Ssl3dGelu", "Ssl3dGeluGrad"};
+  for (uint32_t i = 0; i < 4; ++i) {
+    napi_value s;
+    napi_create_string_utf8(env, ops[i], NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, names, i, s);
+  }
+  napi_set_named_property(env, exports, "opNames", names);
+  return exports;
+}

@@ -1,0 +1,129 @@
+/**
+ * ssl3d's own TensorFlow CPU ops for the native backend (family `fused`): LayerNorm and exact GELU, each one kernel
+ * forward and one backward instead of TF.js's chains of elementwise ops (a LayerNorm with its affine is 9 ops forward
+ * and ~13 backward, a GELU 5 and 11; each a kernel dispatch through tfjs-node and a pass over memory).
+ *
+ * The ops live in a small library, `ssl3d_ops.node`, compiled by `npm run backend:native`
+ * (scripts/native-backend/build_ops.sh, source scripts/native-backend/ops/ssl3d_ops.cc) against the headers of the
+ * TensorFlow wheel whose C library tfjs-node was built on, and placed beside that library in tfjs-node's `deps/lib`.
+ * Loading it (a Node addon) registers the ops in TensorFlow's registries; tfjs-node then runs them by name. Its
+ * `ssl3d_ops.json` records the TensorFlow library it was built for; a library of another build is not loaded (the
+ * JavaScript ops run instead), since a C++ ABI mismatch would crash the process rather than fail.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { nativeFamilyWanted } from './kernel_env';
+
+type Info = { dataId: object; shape: number[]; dtype: tf.DataType };
+interface NodeBackendLike {
+  binding: { TF_ATTR_FLOAT: number };
+  executeMultipleOutputs(name: string, attrs: unknown[], inputs: Info[], numOutputs: number): Info[];
+  executeSingleOutput(name: string, attrs: unknown[], inputs: Info[]): Info;
+}
+type NativeBackendName = 'tensorflow' | 'tensorflow-gpu';
+
+/** TF.js kernel names of the ops (same as the TensorFlow op names). */
+export const NATIVE_LAYER_NORM = 'Ssl3dLayerNorm';
+export const NATIVE_LAYER_NORM_GRAD = 'Ssl3dLayerNormGrad';
+export const NATIVE_GELU = 'Ssl3dGelu';
+export const NATIVE_GELU_GRAD = 'Ssl3dGeluGrad';
+
+/** What build_ops.sh writes beside the library. */
+export interface NativeOpsManifest {
+  tfVersion: string;
+  /** byte size of the libtensorflow_framework.so.2 it was linked against */
+  frameworkBytes: number;
+  ops: string[];
+}
+
+export type NativeOpsStatus = { loaded: true; library: string } | { loaded: false; reason: string };
+
+const status = new Map<NativeBackendName, NativeOpsStatus>();
+
+/** The library's folder for a backend: the installed tfjs-node(-gpu)'s deps/lib. */
+export function nativeOpsDir(backendName: NativeBackendName): string | undefined {
+  const pkg = backendName === 'tensorflow' ? '@tensorflow/tfjs-node' : '@tensorflow/tfjs-node-gpu';
+  try {
+    return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), 'deps', 'lib');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the library in `dir` may be loaded into this process's TensorFlow: it and its manifest exist, and the
+ * framework library beside it is the one it was linked against. Returns the reason when not.
+ */
+export function checkNativeOpsLibrary(dir: string): { ok: true; library: string } | { ok: false; reason: string } {
+  const library = path.join(dir, 'ssl3d_ops.node');
+  const manifestPath = path.join(dir, 'ssl3d_ops.json');
+  if (!fs.existsSync(library)) return { ok: false, reason: `no ${library} (npm run backend:native builds it)` };
+  let manifest: NativeOpsManifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as NativeOpsManifest;
+  } catch (e) {
+    return { ok: false, reason: `${manifestPath} is missing or unreadable (${(e as Error).message}); rebuild with npm run backend:native -- --force` };
+  }
+  const framework = path.join(dir, 'libtensorflow_framework.so.2');
+  let bytes = -1;
+  try {
+    bytes = fs.statSync(framework).size;
+  } catch {
+    return { ok: false, reason: `no ${framework} beside ${library}` };
+  }
+  if (bytes !== manifest.frameworkBytes) {
+    return { ok: false, reason: `${library} was built for another TensorFlow library (${manifest.tfVersion}, ${manifest.frameworkBytes} bytes; found ${bytes}); rebuild with npm run backend:native -- --force` };
+  }
+  return { ok: true, library };
+}
+
+/** Loads the op library for a native backend once; the status says whether it is loaded, and why not. */
+export function loadNativeOps(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): NativeOpsStatus {
+  const known = status.get(backendName);
+  if (known) return known;
+  let s: NativeOpsStatus;
+  const dir = nativeOpsDir(backendName);
+  if (!nativeFamilyWanted('fused', env)) s = { loaded: false, reason: 'family fused is off (SSL3D_NATIVE_KERNELS)' };
+  else if (!dir) s = { loaded: false, reason: 'no native backend package installed' };
+  else {
+    const check = checkNativeOpsLibrary(dir);
+    if (!check.ok) s = { loaded: false, reason: check.reason };
+    else {
+      try {
+        require(check.library);
+        s = { loaded: true, library: check.library };
+      } catch (e) {
+        s = { loaded: false, reason: `loading ${check.library} failed: ${(e as Error).message}` };
+      }
+    }
+  }
+  status.set(backendName, s);
+  return s;
+}
+
+/**
+ * Registers the TF.js kernels that run the library's ops, when it loads: `NATIVE_LAYER_NORM` (x, gamma, beta;
+ * epsilon) → [y, mean, rstd]; `NATIVE_LAYER_NORM_GRAD` (dy, x, mean, rstd, gamma) → [dx, dgamma, dbeta];
+ * `NATIVE_GELU` (x) → y; `NATIVE_GELU_GRAD` (dy, x) → dx. src/nn/ops uses them when registered for the active backend.
+ */
+export function registerNativeFusedOps(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (tf.getKernel(NATIVE_LAYER_NORM, backendName)) return true;
+  if (!loadNativeOps(backendName, env).loaded) return false;
+  const kernel = (kernelName: string, run: (inputs: Record<string, Info>, attrs: Record<string, unknown>, b: NodeBackendLike) => Info | Info[]) =>
+    tf.registerKernel({
+      kernelName,
+      backendName,
+      kernelFunc: ((args: { inputs: Record<string, Info>; attrs: Record<string, unknown>; backend: NodeBackendLike }) =>
+        run(args.inputs, args.attrs, args.backend)) as unknown as tf.KernelFunc,
+    });
+  kernel(NATIVE_LAYER_NORM, ({ x, gamma, beta }, attrs, b) =>
+    b.executeMultipleOutputs(NATIVE_LAYER_NORM, [{ name: 'epsilon', type: b.binding.TF_ATTR_FLOAT, value: attrs.epsilon as number }], [x, gamma, beta], 3),
+  );
+  kernel(NATIVE_LAYER_NORM_GRAD, ({ dy, x, mean, rstd, gamma }, _attrs, b) =>
+    b.executeMultipleOutputs(NATIVE_LAYER_NORM_GRAD, [], [dy, x, mean, rstd, gamma], 3),
+  );
+  kernel(NATIVE_GELU, ({ x }, _attrs, b) => b.executeSingleOutput(NATIVE_GELU, [], [x]));
+  kernel(NATIVE_GELU_GRAD, ({ dy, x }, _attrs, b) => b.executeSingleOutput(NATIVE_GELU_GRAD, [], [dy, x]));
+  return true;
+}
