@@ -4,7 +4,8 @@
 # tfjs-node's own installer downloads libtensorflow 2.9.1 from storage.googleapis.com, which is unreachable on
 # machines that only reach the package registries. This script builds the archive that installer expects out of the
 # TensorFlow C library shipped inside the TensorFlow wheel on PyPI, serves it on 127.0.0.1 for the duration of the
-# install, lets tfjs-node build its addon from source (node-gyp) against it, and verifies the result.
+# install, lets tfjs-node build its addon from source (node-gyp) against it, and verifies the result. Then it builds
+# ssl3d's own TensorFlow ops (fused LayerNorm and GELU; build_ops.sh) against the same wheel's C++ headers.
 # See scripts/native-backend/README.md.
 #
 # Usage: bash scripts/native-backend/install.sh [--force] [--keep-cache] [--gpu]
@@ -22,6 +23,7 @@ set -Eeuo pipefail
 FORCE=0
 KEEP_CACHE=0
 GPU=0
+ONLY_OPS=0
 for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
@@ -106,10 +108,15 @@ if [[ $FORCE == 0 ]] && [[ -d "$ROOT/node_modules/$PKG_NAME" ]]; then
   VOUT="$(verify 2>&1)" || VRC=$?
   printf '%s\n' "$VOUT" | quiet_tf
   if [[ $VRC == 0 ]]; then
-    say "already installed and working; nothing to do"
-    exit 0
+    if bash "$SCRIPT_DIR/build_ops.sh" --pkg "$PKG_NAME" --check >/dev/null 2>&1; then
+      say "already installed and working, ssl3d's ops built; nothing to do"
+      exit 0
+    fi
+    say "already installed and working; ssl3d's ops (build_ops.sh) are missing or stale: building them"
+    ONLY_OPS=1
+  else
+    say "the installed copy does not work; reinstalling"
   fi
-  say "the installed copy does not work; reinstalling"
 fi
 
 mkdir -p "$CACHE" "$LOG_DIR"
@@ -118,7 +125,7 @@ STAGE="$CACHE/stage"
 SRV="$CACHE/srv-$TF_WHEEL-$TF_VERSION"
 
 # 1. The wheel -----------------------------------------------------------------------------------------------------
-say "1/6 downloading $TF_WHEEL==$TF_VERSION from PyPI (pip download --no-deps)"
+say "1/7 downloading $TF_WHEEL==$TF_VERSION from PyPI (pip download --no-deps)"
 WHEEL="$(ls "$WHEEL_DIR"/*.whl 2>/dev/null | head -n 1 || true)"
 if [[ -z "$WHEEL" ]]; then
   mkdir -p "$WHEEL_DIR"
@@ -131,12 +138,23 @@ else
   say "    using cached $(basename "$WHEEL")"
 fi
 
+build_ops() {
+  say "7/7 building ssl3d's TensorFlow ops (scripts/native-backend/build_ops.sh: fused LayerNorm and GELU)"
+  bash "$SCRIPT_DIR/build_ops.sh" --wheel "$WHEEL" --pkg "$PKG_NAME" --cache "$CACHE"
+}
+if [[ $ONLY_OPS == 1 ]]; then
+  build_ops
+  [[ $KEEP_CACHE == 0 ]] && rm -rf "$CACHE"
+  say "done in $(( $(date +%s) - T0 )) s"
+  exit 0
+fi
+
 # 2-3. The archive ---------------------------------------------------------------------------------------------------
 if [[ -s "$SRV/$ARCHIVE_NAME" ]]; then
-  say "2/6 using cached archive $SRV/$ARCHIVE_NAME"
-  say "3/6 (skipped)"
+  say "2/7 using cached archive $SRV/$ARCHIVE_NAME"
+  say "3/7 (skipped)"
 else
-  say "2/6 extracting libtensorflow_cc.so.2, libtensorflow_framework.so.2 and the C headers from the wheel"
+  say "2/7 extracting libtensorflow_cc.so.2, libtensorflow_framework.so.2 and the C headers from the wheel"
   rm -rf "$STAGE" "$SRV"
   mkdir -p "$STAGE/wheel" "$STAGE/pkg/lib" "$STAGE/pkg/include" "$SRV"
   run_logged unzip python3 - "$WHEEL" "$STAGE/wheel" <<'PY'
@@ -160,7 +178,7 @@ PY
       die "libtensorflow_cc.so.2 in $(basename "$WHEEL") does not export the eager C API (TFE_NewContext)"
   fi
 
-  say "3/6 packing $ARCHIVE_NAME (lib/ + include/ as tfjs-node's installer expects)"
+  say "3/7 packing $ARCHIVE_NAME (lib/ + include/ as tfjs-node's installer expects)"
   mv "$W/libtensorflow_cc.so.2" "$W/libtensorflow_framework.so.2" "$STAGE/pkg/lib/"
   (
     cd "$STAGE/pkg/lib"
@@ -195,7 +213,7 @@ fi
 
 # 4. Loopback server -------------------------------------------------------------------------------------------------
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
-say "4/6 serving $SRV on http://127.0.0.1:$PORT/ (for the duration of the install)"
+say "4/7 serving $SRV on http://127.0.0.1:$PORT/ (for the duration of the install)"
 python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$SRV" >"$LOG_DIR/http-server.log" 2>&1 &
 SERVER_PID=$!
 URL="http://127.0.0.1:$PORT/$ARCHIVE_NAME"
@@ -210,7 +228,7 @@ python3 -c "import urllib.request,sys; urllib.request.urlopen(urllib.request.Req
   die "the loopback file server does not answer on $URL (see $LOG_DIR/http-server.log)"
 
 # 5. npm install ------------------------------------------------------------------------------------------------------
-say "5/6 npm install --no-save $PKG_NAME@$TFJS_NODE_VERSION (builds the addon with node-gyp; about 30 s)"
+say "5/7 npm install --no-save $PKG_NAME@$TFJS_NODE_VERSION (builds the addon with node-gyp; about 30 s)"
 NPM_ENV=(
   # where tfjs-node's scripts/install.js fetches libtensorflow from: ${BASE_URI}{cpu,gpu}-linux-x86_64-2.9.1.tar.gz
   "TFJS_NODE_BASE_URI=http://127.0.0.1:$PORT/libtensorflow-"
@@ -277,7 +295,7 @@ if [[ -z "$ADDON" ]]; then
 fi
 
 # 6. Verify -----------------------------------------------------------------------------------------------------------
-say "6/6 verifying (conv3d + matmul on the 'tensorflow' backend)"
+say "6/7 verifying (conv3d + matmul on the 'tensorflow' backend)"
 if ! verify >"$LOG_DIR/verify.log" 2>&1; then
   echo "[native-backend] ERROR: verification failed; output:" >&2
   sed 's/^/    /' "$LOG_DIR/verify.log" >&2
@@ -288,6 +306,7 @@ if ! verify >"$LOG_DIR/verify.log" 2>&1; then
   exit 1
 fi
 quiet_tf <"$LOG_DIR/verify.log"
+build_ops
 if [[ $KEEP_CACHE == 0 ]]; then
   rm -rf "$CACHE"
 else

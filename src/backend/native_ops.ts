@@ -28,6 +28,7 @@ export const NATIVE_LAYER_NORM = 'Ssl3dLayerNorm';
 export const NATIVE_LAYER_NORM_GRAD = 'Ssl3dLayerNormGrad';
 export const NATIVE_GELU = 'Ssl3dGelu';
 export const NATIVE_GELU_GRAD = 'Ssl3dGeluGrad';
+const NATIVE_OPS = [NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD, NATIVE_GELU, NATIVE_GELU_GRAD];
 
 /** What build_ops.sh writes beside the library. */
 export interface NativeOpsManifest {
@@ -65,6 +66,8 @@ export function checkNativeOpsLibrary(dir: string): { ok: true; library: string 
   } catch (e) {
     return { ok: false, reason: `${manifestPath} is missing or unreadable (${(e as Error).message}); rebuild with npm run backend:native -- --force` };
   }
+  const missing = NATIVE_OPS.filter((op) => !manifest.ops?.includes(op));
+  if (missing.length) return { ok: false, reason: `${library} lacks ${missing.join(', ')} (built from an older source); rebuild with npm run backend:native` };
   const framework = path.join(dir, 'libtensorflow_framework.so.2');
   let bytes = -1;
   try {

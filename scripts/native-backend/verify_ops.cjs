@@ -1,0 +1,46 @@
+// Checks ssl3d's TensorFlow ops (ssl3d_ops.node, built by build_ops.sh) inside the native backend: the library loads
+// into tfjs-node's TensorFlow, and each op agrees with the same computation made of TensorFlow's own ops.
+// Run from the repository root: node scripts/native-backend/verify_ops.cjs [package]   (exit 0 = OK)
+'use strict';
+const path = require('path');
+
+const PKG = process.argv[2] || '@tensorflow/tfjs-node';
+function fail(msg) {
+  console.error(`verify_ops: FAILED: ${msg}`);
+  process.exit(1);
+}
+const tf = require(PKG);
+const lib = path.join(path.dirname(require.resolve(`${PKG}/package.json`)), 'deps', 'lib', 'ssl3d_ops.node');
+try {
+  require(lib);
+} catch (e) {
+  fail(`loading ${lib}: ${e && e.message}`);
+}
+const b = tf.backend();
+const info = (t) => ({ dataId: t.dataId, shape: t.shape, dtype: t.dtype });
+const run = (name, inputs, n, attrs = []) => b.executeMultipleOutputs(name, attrs, inputs.map(info), n).map((o) => tf.engine().makeTensorFromTensorInfo(o));
+const maxDiff = (a, r) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, r))).dataSync()[0] / Math.max(1, tf.max(tf.abs(r)).dataSync()[0]));
+const eps = { name: 'epsilon', type: b.binding.TF_ATTR_FLOAT, value: 1e-5 };
+const checks = [];
+const x = tf.randomNormal([3, 37, 96], 0.5, 2, 'float32', 1);
+const g = tf.randomNormal([96], 1, 0.5, 'float32', 2);
+const be = tf.randomNormal([96], 0, 1, 'float32', 3);
+const dy = tf.randomNormal([3, 37, 96], 0, 1, 'float32', 4);
+// LayerNorm and its gradient against TensorFlow's ops through TF.js's autodiff
+const [y, mean, rstd] = run('Ssl3dLayerNorm', [x, g, be], 3, [eps]);
+const lnRef = (t, w, c) => {
+  const m = tf.mean(t, -1, true);
+  const d = tf.sub(t, m);
+  return tf.add(tf.mul(tf.mul(d, tf.rsqrt(tf.add(tf.mean(tf.square(d), -1, true), 1e-5))), w), c);
+};
+checks.push(['Ssl3dLayerNorm', maxDiff(y, lnRef(x, g, be))]);
+const [dx, dg, db] = run('Ssl3dLayerNormGrad', [dy, x, mean, rstd, g], 3);
+const [rdx, rdg, rdb] = tf.grads((t, w, c) => tf.sum(tf.mul(lnRef(t, w, c), dy)))([x, g, be]);
+checks.push(['Ssl3dLayerNormGrad dx', maxDiff(dx, rdx)], ['Ssl3dLayerNormGrad dgamma', maxDiff(dg, rdg)], ['Ssl3dLayerNormGrad dbeta', maxDiff(db, rdb)]);
+// GELU and its gradient
+const geluRef = (t) => tf.mul(tf.mul(t, 0.5), tf.add(1, tf.erf(tf.mul(t, Math.SQRT1_2))));
+checks.push(['Ssl3dGelu', maxDiff(run('Ssl3dGelu', [x], 1)[0], geluRef(x))]);
+checks.push(['Ssl3dGeluGrad', maxDiff(run('Ssl3dGeluGrad', [dy, x], 1)[0], tf.grad((t) => tf.sum(tf.mul(geluRef(t), dy)))(x))]);
+const bad = checks.filter(([, d]) => !(d < 1e-4));
+if (bad.length) fail(bad.map(([n, d]) => `${n}: relative max difference ${d}`).join('; '));
+console.log(`verify_ops: OK: ${lib} loaded; ${checks.map(([n, d]) => `${n} ${d.toExponential(1)}`).join(', ')} (relative max difference)`);
