@@ -111,7 +111,11 @@ async function worker(job) {
     if (net === 'vitautoenc') {
       const x2 = tf.randomUniform(shape);
       const gt = tf.randomUniform(shape);
-      lossFn = () => lib.regularizedSslLoss(model.forward(x).out, model.forward(x2).out, gt).total;
+      // both views in one pass over [x; x2], as src/train/pretrain.ts does (MONAI: the tutorial's two calls)
+      lossFn = () => {
+        const [o1, o2] = model.forwardViews(x, x2);
+        return lib.regularizedSslLoss(o1, o2, gt).total;
+      };
     } else {
       const y = tf.floor(tf.randomUniform([b, ...cfg.img_size, 1], 0, cfg.out_channels));
       lossFn = () => lib.diceCELoss(model.forward(x), y);

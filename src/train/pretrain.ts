@@ -71,7 +71,8 @@ export async function pretrain(config: PretrainConfig, opts: TrainOptions = {}):
         const gt = toNDHWC(batchTensor(b, 'gt_image'));
         const n = x1.shape[0];
         const r = await computeGrads(vars, () => {
-          const l = regularizedSslLoss(model.forward(x1).out, model.forward(x2).out, gt, t.temperature);
+          const [out1, out2] = model.forwardViews(x1, x2); // both views in one pass (= model(x1), model(x2))
+          const l = regularizedSslLoss(out1, out2, gt, t.temperature);
           return { loss: l.total, extra: { l1: l.l1, cl: l.contrastive } };
         });
         tf.dispose([x1, x2, gt]);

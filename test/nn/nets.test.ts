@@ -103,6 +103,36 @@ for (const backend of backends) describe(`networks vs MONAI on ${backend}`, () =
     });
   }
 
+  it('ViTAutoEnc.forwardViews: both views in one pass equal two forward calls, values and gradients', () => {
+    const model = new ViTAutoEnc({ in_channels: 1, img_size: 32, patch_size: 16, hidden_size: 48, mlp_dim: 96, num_layers: 2, num_heads: 4 }, 3);
+    const x1 = tf.randomUniform([2, 32, 32, 32, 1], 0, 1, 'float32', 1) as tf.Tensor5D;
+    const x2 = tf.randomUniform([2, 32, 32, 32, 1], 0, 1, 'float32', 2) as tf.Tensor5D;
+    const w1 = tf.randomNormal([2, 32, 32, 32, 1], 0, 1, 'float32', 3);
+    const w2 = tf.randomNormal([2, 32, 32, 32, 1], 0, 1, 'float32', 4);
+    const vars = model.namedParameters().map(([, p]) => p.variable);
+    const run = (pair: () => tf.Tensor[]) =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => {
+          const [o1, o2] = pair();
+          return tf.add(tf.sum(tf.mul(o1, w1)), tf.sum(tf.mul(tf.square(o2), w2))) as tf.Scalar;
+        }, vars);
+        return [value, ...vars.map((v) => grads[v.name])].map((t) => t.dataSync().slice());
+      });
+    const before = tf.memory().numTensors;
+    const one = run(() => model.forwardViews(x1, x2));
+    expect(tf.memory().numTensors).toBe(before);
+    const two = run(() => [model.forward(x1).out, model.forward(x2).out]);
+    expect(one.length).toBe(vars.length + 1);
+    one.forEach((a, i) => {
+      let m = 0, s = 1e-6;
+      for (let j = 0; j < a.length; j++) (m = Math.max(m, Math.abs(a[j] - two[i][j]))), (s = Math.max(s, Math.abs(two[i][j])));
+      expect(m / s, i === 0 ? 'loss' : vars[i - 1].name).toBeLessThan(1e-4);
+    });
+    expect(() => model.forwardViews(x1, tf.zeros([2, 16, 32, 32, 1]) as tf.Tensor5D)).toThrow(/views' shapes .* differ/);
+    tf.dispose([x1, x2, w1, w2]);
+    model.dispose();
+  });
+
   it('rejects invalid configurations with MONAI-style messages', () => {
     expect(() => new ViTAutoEnc({ in_channels: 1, img_size: 30, patch_size: 16, hidden_size: 48, num_heads: 4 })).toThrow(/divisible/);
     expect(() => new ViTAutoEnc({ in_channels: 1, img_size: 32, patch_size: 8, hidden_size: 48, num_heads: 4 })).toThrow(/square/);
