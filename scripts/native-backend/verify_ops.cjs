@@ -41,6 +41,21 @@ checks.push(['Ssl3dLayerNormGrad dx', maxDiff(dx, rdx)], ['Ssl3dLayerNormGrad dg
 const geluRef = (t) => tf.mul(tf.mul(t, 0.5), tf.add(1, tf.erf(tf.mul(t, Math.SQRT1_2))));
 checks.push(['Ssl3dGelu', maxDiff(run('Ssl3dGelu', [x], 1)[0], geluRef(x))]);
 checks.push(['Ssl3dGeluGrad', maxDiff(run('Ssl3dGeluGrad', [dy, x], 1)[0], tf.grad((t) => tf.sum(tf.mul(geluRef(t), dy)))(x))]);
+// heads: split against reshape/transpose/unstack (part 0 scaled), merge back, softmax's gradient against its formula
+const [Bh, T, N, H, d] = [2, 5, 3, 4, 6];
+const rows = tf.randomNormal([Bh * T, N * H * d], 0, 1, 'float32', 5);
+const INT = b.binding.TF_ATTR_INT;
+const split = run('Ssl3dSplitHeads', [rows], N, [
+  { name: 'N', type: INT, value: N }, { name: 'batch', type: INT, value: Bh }, { name: 'heads', type: INT, value: H },
+  { name: 'scale0', type: b.binding.TF_ATTR_FLOAT, value: 0.5 },
+]);
+const ref = tf.unstack(tf.reshape(tf.transpose(tf.reshape(rows, [Bh, T, N, H, d]), [2, 0, 3, 1, 4]), [N, Bh * H, T, d]));
+checks.push(['Ssl3dSplitHeads', Math.max(...split.map((p, i) => maxDiff(p, i === 0 ? tf.mul(ref[i], 0.5) : ref[i])))]);
+const merged = run('Ssl3dMergeHeads', split, 1, [{ name: 'N', type: INT, value: N }, { name: 'batch', type: INT, value: Bh }, { name: 'scale0', type: b.binding.TF_ATTR_FLOAT, value: 2 }])[0];
+checks.push(['Ssl3dMergeHeads', maxDiff(merged, rows)]);
+const sy = tf.softmax(x);
+const sref = tf.mul(sy, tf.sub(dy, tf.sum(tf.mul(dy, sy), -1, true)));
+checks.push(['Ssl3dSoftmaxGrad', maxDiff(run('Ssl3dSoftmaxGrad', [dy, sy], 1)[0], sref)]);
 const bad = checks.filter(([, d]) => !(d < 1e-4));
 if (bad.length) fail(bad.map(([n, d]) => `${n}: relative max difference ${d}`).join('; '));
 console.log(`verify_ops: OK: ${lib} loaded; ${checks.map(([n, d]) => `${n} ${d.toExponential(1)}`).join(', ')} (relative max difference)`);

@@ -1,7 +1,9 @@
 /**
  * ssl3d's own TensorFlow CPU ops for the native backend (family `fused`): LayerNorm and exact GELU, each one kernel
  * forward and one backward instead of TF.js's chains of elementwise ops (a LayerNorm with its affine is 9 ops forward
- * and ~13 backward, a GELU 5 and 11; each a kernel dispatch through tfjs-node and a pass over memory).
+ * and ~13 backward, a GELU 5 and 11; each a kernel dispatch through tfjs-node and a pass over memory); attention's
+ * split into heads and merge back (one copy each instead of reshape/transpose/reshape/unstack and the score scaling);
+ * softmax's gradient in one op.
  *
  * The ops live in a small library, `ssl3d_ops.node`, compiled by `npm run backend:native`
  * (scripts/native-backend/build_ops.sh, source scripts/native-backend/ops/ssl3d_ops.cc) against the headers of the
@@ -17,7 +19,7 @@ import { nativeFamilyWanted } from './kernel_env';
 
 type Info = { dataId: object; shape: number[]; dtype: tf.DataType };
 interface NodeBackendLike {
-  binding: { TF_ATTR_FLOAT: number };
+  binding: { TF_ATTR_FLOAT: number; TF_ATTR_INT: number };
   executeMultipleOutputs(name: string, attrs: unknown[], inputs: Info[], numOutputs: number): Info[];
   executeSingleOutput(name: string, attrs: unknown[], inputs: Info[]): Info;
 }
@@ -28,7 +30,10 @@ export const NATIVE_LAYER_NORM = 'Ssl3dLayerNorm';
 export const NATIVE_LAYER_NORM_GRAD = 'Ssl3dLayerNormGrad';
 export const NATIVE_GELU = 'Ssl3dGelu';
 export const NATIVE_GELU_GRAD = 'Ssl3dGeluGrad';
-const NATIVE_OPS = [NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD, NATIVE_GELU, NATIVE_GELU_GRAD];
+export const NATIVE_SPLIT_HEADS = 'Ssl3dSplitHeads';
+export const NATIVE_MERGE_HEADS = 'Ssl3dMergeHeads';
+export const NATIVE_SOFTMAX_GRAD = 'Ssl3dSoftmaxGrad';
+const NATIVE_OPS = [NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD, NATIVE_GELU, NATIVE_GELU_GRAD, NATIVE_SPLIT_HEADS, NATIVE_MERGE_HEADS, NATIVE_SOFTMAX_GRAD];
 
 /** What build_ops.sh writes beside the library. */
 export interface NativeOpsManifest {
@@ -108,7 +113,9 @@ export function loadNativeOps(backendName: NativeBackendName, env: NodeJS.Proces
 /**
  * Registers the TF.js kernels that run the library's ops, when it loads: `NATIVE_LAYER_NORM` (x, gamma, beta;
  * epsilon) → [y, mean, rstd]; `NATIVE_LAYER_NORM_GRAD` (dy, x, mean, rstd, gamma) → [dx, dgamma, dbeta];
- * `NATIVE_GELU` (x) → y; `NATIVE_GELU_GRAD` (dy, x) → dx. src/nn/ops uses them when registered for the active backend.
+ * `NATIVE_GELU` (x) → y; `NATIVE_GELU_GRAD` (dy, x) → dx; `NATIVE_SPLIT_HEADS` (x; parts, batch, heads, scale0) →
+ * parts; `NATIVE_MERGE_HEADS` (part0, part1, ...; batch, scale0) → y; `NATIVE_SOFTMAX_GRAD` (dy, y) → dx. src/nn/ops
+ * uses them when registered for the active backend.
  */
 export function registerNativeFusedOps(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
   if (tf.getKernel(NATIVE_LAYER_NORM, backendName)) return true;
@@ -128,5 +135,20 @@ export function registerNativeFusedOps(backendName: NativeBackendName, env: Node
   );
   kernel(NATIVE_GELU, ({ x }, _attrs, b) => b.executeSingleOutput(NATIVE_GELU, [], [x]));
   kernel(NATIVE_GELU_GRAD, ({ dy, x }, _attrs, b) => b.executeSingleOutput(NATIVE_GELU_GRAD, [], [dy, x]));
+  const int = (b: NodeBackendLike, name: string, value: number) => ({ name, type: b.binding.TF_ATTR_INT, value });
+  const float = (b: NodeBackendLike, name: string, value: number) => ({ name, type: b.binding.TF_ATTR_FLOAT, value });
+  kernel(NATIVE_SPLIT_HEADS, ({ x }, a, b) =>
+    b.executeMultipleOutputs(
+      NATIVE_SPLIT_HEADS,
+      [int(b, 'N', a.parts as number), int(b, 'batch', a.batch as number), int(b, 'heads', a.heads as number), float(b, 'scale0', a.scale0 as number)],
+      [x],
+      a.parts as number,
+    ),
+  );
+  kernel(NATIVE_MERGE_HEADS, (inputs, a, b) => {
+    const parts = Array.from({ length: Object.keys(inputs).length }, (_, i) => inputs[`part${i}`]);
+    return b.executeSingleOutput(NATIVE_MERGE_HEADS, [int(b, 'N', parts.length), int(b, 'batch', a.batch as number), float(b, 'scale0', a.scale0 as number)], parts);
+  });
+  kernel(NATIVE_SOFTMAX_GRAD, ({ dy, y }, _attrs, b) => b.executeSingleOutput(NATIVE_SOFTMAX_GRAD, [], [dy, y]));
   return true;
 }

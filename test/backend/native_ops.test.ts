@@ -21,7 +21,7 @@ describe('native op library checks', () => {
     for (const [name, v] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), typeof v === 'number' ? Buffer.alloc(v) : v);
     return dir;
   };
-  const allOps = ['Ssl3dLayerNorm', 'Ssl3dLayerNormGrad', 'Ssl3dGelu', 'Ssl3dGeluGrad'];
+  const allOps = ['Ssl3dLayerNorm', 'Ssl3dLayerNormGrad', 'Ssl3dGelu', 'Ssl3dGeluGrad', 'Ssl3dSplitHeads', 'Ssl3dMergeHeads', 'Ssl3dSoftmaxGrad'];
   const manifest = (bytes: number, opNames = allOps) => JSON.stringify({ tfVersion: '2.21.0', frameworkBytes: bytes, ops: opNames });
 
   it('accepts a library built for the framework library beside it', () => {

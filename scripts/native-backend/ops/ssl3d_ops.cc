@@ -10,7 +10,12 @@
 //   Ssl3dLayerNormGrad(dy, x, mean, rstd, gamma) -> dx, dgamma, dbeta
 //   Ssl3dGelu(x) -> x·Φ(x)                        (exact, erf form: PyTorch's approximate='none')
 //   Ssl3dGeluGrad(dy, x) -> dy·(Φ(x) + x·φ(x))
+//   Ssl3dSplitHeads(x [B·T, N·H·d]; batch B, heads H, N, scale0) -> N × [B·H, T, d] (part 0 times scale0)
+//   Ssl3dMergeHeads(N × [B·H, T, d]; batch B, scale0) -> [B·T, N·H·d]   (its inverse; each is the other's gradient)
+//   Ssl3dSoftmaxGrad(dy, y) -> y·(dy − Σ dy·y)                              (over the last axis)
 //
+// The head ops replace attention's reshape/transpose/reshape/unstack (and the score scaling) going in and its
+// reshape/transpose/reshape coming out: one copy each way instead of three to five kernels.
 // Results do not depend on the number of threads: row statistics are per row, and the column sums of
 // Ssl3dLayerNormGrad are summed over fixed blocks of rows, block by block in order.
 //
@@ -75,6 +80,26 @@ REGISTER_OP("Ssl3dGelu").Input("x: float").Output("y: float").SetShapeFn([](Infe
 });
 
 REGISTER_OP("Ssl3dGeluGrad").Input("dy: float").Input("x: float").Output("dx: float").SetShapeFn([](InferenceContext* c) {
+  c->set_output(0, c->input(1));
+  return absl::OkStatus();
+});
+
+REGISTER_OP("Ssl3dSplitHeads")
+    .Input("x: float")
+    .Output("parts: N * float")
+    .Attr("N: int >= 1")
+    .Attr("batch: int >= 1")
+    .Attr("heads: int >= 1")
+    .Attr("scale0: float = 1.0");
+
+REGISTER_OP("Ssl3dMergeHeads")
+    .Input("parts: N * float")
+    .Output("y: float")
+    .Attr("N: int >= 1")
+    .Attr("batch: int >= 1")
+    .Attr("scale0: float = 1.0");
+
+REGISTER_OP("Ssl3dSoftmaxGrad").Input("dy: float").Input("y: float").Output("dx: float").SetShapeFn([](InferenceContext* c) {
   c->set_output(0, c->input(1));
   return absl::OkStatus();
 });
@@ -266,19 +291,141 @@ class GeluGradOp : public OpKernel {
   }
 };
 
+// Token rows r = b·T + t hold N parts of H heads of d values: x[r, (p·H + h)·d + i] <-> part_p[b·H + h, t, i].
+struct HeadsLayout {
+  int64 B, T, H, d, N;
+  int64 rowWidth() const { return N * H * d; }
+};
+
+// Copies between the token-row layout and the per-head parts, scaling part 0; toParts selects the direction.
+void CopyHeads(OpKernelContext* ctx, const HeadsLayout& L, float scale0, bool toParts, float* rows, const std::vector<float*>& parts) {
+  const int64 width = L.rowWidth();
+  ShardRows(ctx, L.B * L.T, 2 * width, [&](int64 r0, int64 r1) {
+    for (int64 r = r0; r < r1; ++r) {
+      const int64 b = r / L.T, t = r % L.T;
+      float* row = rows + r * width;
+      for (int64 p = 0; p < L.N; ++p) {
+        const float s = p == 0 ? scale0 : 1.f;
+        for (int64 h = 0; h < L.H; ++h) {
+          float* head = parts[p] + ((b * L.H + h) * L.T + t) * L.d;
+          float* seg = row + (p * L.H + h) * L.d;
+          if (toParts) {
+            if (s == 1.f) std::copy(seg, seg + L.d, head);
+            else for (int64 i = 0; i < L.d; ++i) head[i] = seg[i] * s;
+          } else {
+            if (s == 1.f) std::copy(head, head + L.d, seg);
+            else for (int64 i = 0; i < L.d; ++i) seg[i] = head[i] * s;
+          }
+        }
+      }
+    }
+  });
+}
+
+class SplitHeadsOp : public OpKernel {
+ public:
+  explicit SplitHeadsOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("N", &n_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("batch", &batch_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("heads", &heads_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("scale0", &scale0_));
+  }
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    OP_REQUIRES(ctx, x.dims() == 2 && x.dim_size(0) % batch_ == 0 && x.dim_size(1) % (int64{n_} * heads_) == 0,
+                absl::InvalidArgumentError("Ssl3dSplitHeads: x must be [batch·T, N·heads·d] with batch " + std::to_string(batch_) +
+                                           ", N " + std::to_string(n_) + ", heads " + std::to_string(heads_) + "; got " +
+                                           x.shape().DebugString()));
+    HeadsLayout L{batch_, x.dim_size(0) / batch_, heads_, x.dim_size(1) / (int64{n_} * heads_), n_};
+    std::vector<float*> parts(n_);
+    for (int p = 0; p < n_; ++p) {
+      Tensor* out;
+      OP_REQUIRES_OK(ctx, ctx->allocate_output(p, TensorShape({L.B * L.H, L.T, L.d}), &out));
+      parts[p] = out->flat<float>().data();
+    }
+    CopyHeads(ctx, L, scale0_, true, const_cast<float*>(x.flat<float>().data()), parts);
+  }
+
+ private:
+  int n_, batch_, heads_;
+  float scale0_;
+};
+
+class MergeHeadsOp : public OpKernel {
+ public:
+  explicit MergeHeadsOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("N", &n_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("batch", &batch_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("scale0", &scale0_));
+  }
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& p0 = ctx->input(0);
+    OP_REQUIRES(ctx, p0.dims() == 3 && p0.dim_size(0) % batch_ == 0,
+                absl::InvalidArgumentError("Ssl3dMergeHeads: parts must be [batch·heads, T, d] with batch " + std::to_string(batch_) +
+                                           "; got " + p0.shape().DebugString()));
+    std::vector<float*> parts(n_);
+    for (int p = 0; p < n_; ++p) {
+      OP_REQUIRES(ctx, ctx->input(p).shape() == p0.shape(),
+                  absl::InvalidArgumentError("Ssl3dMergeHeads: part " + std::to_string(p) + " is " + ctx->input(p).shape().DebugString() +
+                                             ", part 0 " + p0.shape().DebugString()));
+      parts[p] = const_cast<float*>(ctx->input(p).flat<float>().data());
+    }
+    HeadsLayout L{batch_, p0.dim_size(1), p0.dim_size(0) / batch_, p0.dim_size(2), n_};
+    Tensor* y;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({L.B * L.T, L.rowWidth()}), &y));
+    CopyHeads(ctx, L, scale0_, false, y->flat<float>().data(), parts);
+  }
+
+ private:
+  int n_, batch_;
+  float scale0_;
+};
+
+class SoftmaxGradOp : public OpKernel {
+ public:
+  explicit SoftmaxGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& dy = ctx->input(0);
+    const Tensor& y = ctx->input(1);
+    OP_REQUIRES(ctx, dy.shape() == y.shape() && y.dims() >= 1,
+                absl::InvalidArgumentError("Ssl3dSoftmaxGrad: dy " + dy.shape().DebugString() + " and y " + y.shape().DebugString() +
+                                           " must have one shape of rank >= 1"));
+    Tensor* dx;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, y.shape(), &dx));
+    const int64 D = y.dim_size(y.dims() - 1);
+    const int64 rows = D == 0 ? 0 : y.NumElements() / D;
+    const float* pdy = dy.flat<float>().data();
+    const float* py = y.flat<float>().data();
+    float* pdx = dx->flat<float>().data();
+    ShardRows(ctx, rows, 4 * D, [=](int64 r0, int64 r1) {
+      for (int64 r = r0; r < r1; ++r) {
+        const float* a = pdy + r * D;
+        const float* b = py + r * D;
+        float* o = pdx + r * D;
+        float s = 0.f;
+        for (int64 j = 0; j < D; ++j) s += a[j] * b[j];
+        for (int64 j = 0; j < D; ++j) o[j] = b[j] * (a[j] - s);
+      }
+    });
+  }
+};
+
 }  // namespace
 
 REGISTER_KERNEL_BUILDER(Name("Ssl3dLayerNorm").Device(tensorflow::DEVICE_CPU), LayerNormOp);
 REGISTER_KERNEL_BUILDER(Name("Ssl3dLayerNormGrad").Device(tensorflow::DEVICE_CPU), LayerNormGradOp);
 REGISTER_KERNEL_BUILDER(Name("Ssl3dGelu").Device(tensorflow::DEVICE_CPU), GeluOp);
 REGISTER_KERNEL_BUILDER(Name("Ssl3dGeluGrad").Device(tensorflow::DEVICE_CPU), GeluGradOp);
+REGISTER_KERNEL_BUILDER(Name("Ssl3dSplitHeads").Device(tensorflow::DEVICE_CPU), SplitHeadsOp);
+REGISTER_KERNEL_BUILDER(Name("Ssl3dMergeHeads").Device(tensorflow::DEVICE_CPU), MergeHeadsOp);
+REGISTER_KERNEL_BUILDER(Name("Ssl3dSoftmaxGrad").Device(tensorflow::DEVICE_CPU), SoftmaxGradOp);
 
 // The Node addon: nothing to export; loading it has registered the ops above. `opNames` lets the loader check.
 NAPI_MODULE_INIT() {
   napi_value names;
   napi_create_array(env, &names);
-  const char* ops[] = {"Ssl3dLayerNorm", "Ssl3dLayerNormGrad", "Ssl3dGelu", "Ssl3dGeluGrad"};
-  for (uint32_t i = 0; i < 4; ++i) {
+  const char* ops[] = {"Ssl3dLayerNorm", "Ssl3dLayerNormGrad", "Ssl3dGelu", "Ssl3dGeluGrad", "Ssl3dSplitHeads", "Ssl3dMergeHeads", "Ssl3dSoftmaxGrad"};
+  for (uint32_t i = 0; i < sizeof(ops) / sizeof(ops[0]); ++i) {
     napi_value s;
     napi_create_string_utf8(env, ops[i], NAPI_AUTO_LENGTH, &s);
     napi_set_element(env, names, i, s);

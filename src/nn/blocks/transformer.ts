@@ -46,16 +46,13 @@ export class SABlock extends Module {
   }
   /** The same on tokens as rows, x [B·T, D] → [B·T, D] (sample-major), so the linear layers need no reshapes. */
   forwardRows(x: tf.Tensor2D, B: number): tf.Tensor2D {
-    const [R, D] = x.shape;
-    const T = R / B;
+    const D = x.shape[1];
     const H = this.heads,
       d = D / H;
-    // einops "b h (qkv l d) -> qkv b l h d"
-    const qkv = tf.transpose(tf.reshape(this.qkv.forward(x), [B, T, 3, H, d]), [2, 0, 3, 1, 4]);
-    const [q, k, v] = tf.unstack(tf.reshape(qkv, [3, B * H, T, d])) as tf.Tensor3D[];
-    const att = ops.softmax(tf.mul(ops.bmmNT(q, k), d ** -0.5)) as tf.Tensor3D;
-    const o = tf.reshape(tf.transpose(tf.reshape(ops.bmm(att, v), [B, H, T, d]), [0, 2, 1, 3]), [R, D]);
-    return this.outProj.forward(o) as tf.Tensor2D;
+    // einops "b h (qkv l d) -> qkv b l h d", as [B·H, T, d] each; the scale 1/√d on q instead of on the scores
+    const [q, k, v] = ops.splitHeads(this.qkv.forward(x) as tf.Tensor2D, B, H, 3, d ** -0.5);
+    const att = ops.softmax(ops.bmmNT(q, k)) as tf.Tensor3D;
+    return this.outProj.forward(ops.mergeHeads([ops.bmm(att, v)], B)) as tf.Tensor2D;
   }
 }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { NATIVE_LEAKY_RELU_GRAD } from '../../backend/native_kernels';
-import { NATIVE_GELU, NATIVE_GELU_GRAD } from '../../backend/native_ops';
+import { NATIVE_GELU, NATIVE_GELU_GRAD, NATIVE_SOFTMAX_GRAD } from '../../backend/native_ops';
 import { customOp } from './custom';
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -53,13 +53,18 @@ export function leakyRelu(x: tf.Tensor, alpha = 0.01): tf.Tensor {
   })(x);
 }
 
-/** Softmax over the last axis with the analytic gradient dx = y·(dy − Σ dy·y). */
+/**
+ * Softmax over the last axis with the analytic gradient dx = y·(dy − Σ dy·y) (native backend with ssl3d's op library:
+ * one op, src/backend/native_ops.ts).
+ */
 export const softmax: (x: tf.Tensor) => tf.Tensor = customOp(([x], save) => {
   const y = tf.softmax(x);
   save([y]);
   return {
     value: y,
     gradFunc: (dy, [sy]) =>
-      tf.tidy(() => tf.mul(sy, tf.sub(dy, tf.sum(tf.mul(dy, sy), -1, true)))),
+      sy.dtype === 'float32' && tf.getKernel(NATIVE_SOFTMAX_GRAD, tf.getBackend())
+        ? (tf.engine().runKernel(NATIVE_SOFTMAX_GRAD, { dy, y: sy }) as tf.Tensor)
+        : tf.tidy(() => tf.mul(sy, tf.sub(dy, tf.sum(tf.mul(dy, sy), -1, true)))),
   };
 });

@@ -3,6 +3,7 @@ export { matmul2d, linear, bmm, bmmNT } from './matmul';
 export { nativeKernels, type KernelFamily } from './kernels';
 export { gelu, leakyRelu, softmax } from './activations';
 export { layerNorm, instanceNorm } from './norm';
+export { splitHeads, mergeHeads } from './heads';
 export { conv3d, setMaxChunkElements, type Conv3dOptions } from './conv3d';
 export { convTranspose3d } from './conv_transpose3d';
 export { concatChannels } from './concat';
