@@ -56,6 +56,17 @@ checks.push(['Ssl3dMergeHeads', maxDiff(merged, rows)]);
 const sy = tf.softmax(x);
 const sref = tf.mul(sy, tf.sub(dy, tf.sum(tf.mul(dy, sy), -1, true)));
 checks.push(['Ssl3dSoftmaxGrad', maxDiff(run('Ssl3dSoftmaxGrad', [dy, sy], 1)[0], sref)]);
+// instance norm [B, X, Y, Z, C] per sample and channel, and its gradient, against TensorFlow's ops through autodiff
+const vol = tf.randomNormal([2, 5, 6, 7, 3], 1, 3, 'float32', 6);
+const dvol = tf.randomNormal([2, 5, 6, 7, 3], 0, 1, 'float32', 7);
+const inRef = (t) => {
+  const m = tf.mean(t, [1, 2, 3], true);
+  const c = tf.sub(t, m);
+  return tf.mul(c, tf.rsqrt(tf.add(tf.mean(tf.square(c), [1, 2, 3], true), 1e-5)));
+};
+const [iy, im, ir] = run('Ssl3dInstanceNorm', [vol], 3, [eps]);
+checks.push(['Ssl3dInstanceNorm', maxDiff(iy, inRef(vol))]);
+checks.push(['Ssl3dInstanceNormGrad', maxDiff(run('Ssl3dInstanceNormGrad', [dvol, vol, im, ir], 1)[0], tf.grad((t) => tf.sum(tf.mul(inRef(t), dvol)))(vol))]);
 const bad = checks.filter(([, d]) => !(d < 1e-4));
 if (bad.length) fail(bad.map(([n, d]) => `${n}: relative max difference ${d}`).join('; '));
 console.log(`verify_ops: OK: ${lib} loaded; ${checks.map(([n, d]) => `${n} ${d.toExponential(1)}`).join(', ')} (relative max difference)`);

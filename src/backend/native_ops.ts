@@ -3,7 +3,8 @@
  * forward and one backward instead of TF.js's chains of elementwise ops (a LayerNorm with its affine is 9 ops forward
  * and ~13 backward, a GELU 5 and 11; each a kernel dispatch through tfjs-node and a pass over memory); attention's
  * split into heads and merge back (one copy each instead of reshape/transpose/reshape/unstack and the score scaling);
- * softmax's gradient in one op.
+ * softmax's gradient in one op; instance norm over a whole batch in one op each way (TensorFlow's FusedBatchNormV3
+ * normalises per channel over the batch, so each sample needed its own call, with unstack/stack around them).
  *
  * The ops live in a small library, `ssl3d_ops.node`, compiled by `npm run backend:native`
  * (scripts/native-backend/build_ops.sh, source scripts/native-backend/ops/ssl3d_ops.cc) against the headers of the
@@ -33,7 +34,12 @@ export const NATIVE_GELU_GRAD = 'Ssl3dGeluGrad';
 export const NATIVE_SPLIT_HEADS = 'Ssl3dSplitHeads';
 export const NATIVE_MERGE_HEADS = 'Ssl3dMergeHeads';
 export const NATIVE_SOFTMAX_GRAD = 'Ssl3dSoftmaxGrad';
-const NATIVE_OPS = [NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD, NATIVE_GELU, NATIVE_GELU_GRAD, NATIVE_SPLIT_HEADS, NATIVE_MERGE_HEADS, NATIVE_SOFTMAX_GRAD];
+export const NATIVE_INSTANCE_NORM = 'Ssl3dInstanceNorm';
+export const NATIVE_INSTANCE_NORM_GRAD = 'Ssl3dInstanceNormGrad';
+const NATIVE_OPS = [
+  NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD, NATIVE_GELU, NATIVE_GELU_GRAD, NATIVE_SPLIT_HEADS, NATIVE_MERGE_HEADS, NATIVE_SOFTMAX_GRAD,
+  NATIVE_INSTANCE_NORM, NATIVE_INSTANCE_NORM_GRAD,
+];
 
 /** What build_ops.sh writes beside the library. */
 export interface NativeOpsManifest {
@@ -114,8 +120,9 @@ export function loadNativeOps(backendName: NativeBackendName, env: NodeJS.Proces
  * Registers the TF.js kernels that run the library's ops, when it loads: `NATIVE_LAYER_NORM` (x, gamma, beta;
  * epsilon) → [y, mean, rstd]; `NATIVE_LAYER_NORM_GRAD` (dy, x, mean, rstd, gamma) → [dx, dgamma, dbeta];
  * `NATIVE_GELU` (x) → y; `NATIVE_GELU_GRAD` (dy, x) → dx; `NATIVE_SPLIT_HEADS` (x; parts, batch, heads, scale0) →
- * parts; `NATIVE_MERGE_HEADS` (part0, part1, ...; batch, scale0) → y; `NATIVE_SOFTMAX_GRAD` (dy, y) → dx. src/nn/ops
- * uses them when registered for the active backend.
+ * parts; `NATIVE_MERGE_HEADS` (part0, part1, ...; batch, scale0) → y; `NATIVE_SOFTMAX_GRAD` (dy, y) → dx;
+ * `NATIVE_INSTANCE_NORM` (x [B, ..., C]; epsilon) → [y, mean, rstd]; `NATIVE_INSTANCE_NORM_GRAD` (dy, x, mean, rstd) →
+ * dx. src/nn/ops uses them when registered for the active backend.
  */
 export function registerNativeFusedOps(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
   if (tf.getKernel(NATIVE_LAYER_NORM, backendName)) return true;
@@ -150,5 +157,7 @@ export function registerNativeFusedOps(backendName: NativeBackendName, env: Node
     return b.executeSingleOutput(NATIVE_MERGE_HEADS, [int(b, 'N', parts.length), int(b, 'batch', a.batch as number), float(b, 'scale0', a.scale0 as number)], parts);
   });
   kernel(NATIVE_SOFTMAX_GRAD, ({ dy, y }, _attrs, b) => b.executeSingleOutput(NATIVE_SOFTMAX_GRAD, [], [dy, y]));
+  kernel(NATIVE_INSTANCE_NORM, ({ x }, a, b) => b.executeMultipleOutputs(NATIVE_INSTANCE_NORM, [float(b, 'epsilon', a.epsilon as number)], [x], 3));
+  kernel(NATIVE_INSTANCE_NORM_GRAD, ({ dy, x, mean, rstd }, _attrs, b) => b.executeSingleOutput(NATIVE_INSTANCE_NORM_GRAD, [], [dy, x, mean, rstd]));
   return true;
 }

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends } from '../../src/backend/select';
 import { registerNativeKernels } from '../../src/backend/native_kernels';
-import { checkNativeOpsLibrary, loadNativeOps, NATIVE_GELU, NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD, nativeOpsDir } from '../../src/backend/native_ops';
+import { checkNativeOpsLibrary, loadNativeOps, NATIVE_GELU, NATIVE_INSTANCE_NORM, NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD, nativeOpsDir } from '../../src/backend/native_ops';
 import * as ops from '../../src/nn/ops';
 
 describe('native op library checks', () => {
@@ -21,7 +21,7 @@ describe('native op library checks', () => {
     for (const [name, v] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), typeof v === 'number' ? Buffer.alloc(v) : v);
     return dir;
   };
-  const allOps = ['Ssl3dLayerNorm', 'Ssl3dLayerNormGrad', 'Ssl3dGelu', 'Ssl3dGeluGrad', 'Ssl3dSplitHeads', 'Ssl3dMergeHeads', 'Ssl3dSoftmaxGrad'];
+  const allOps = ['Ssl3dLayerNorm', 'Ssl3dLayerNormGrad', 'Ssl3dGelu', 'Ssl3dGeluGrad', 'Ssl3dSplitHeads', 'Ssl3dMergeHeads', 'Ssl3dSoftmaxGrad', 'Ssl3dInstanceNorm', 'Ssl3dInstanceNormGrad'];
   const manifest = (bytes: number, opNames = allOps) => JSON.stringify({ tfVersion: '2.21.0', frameworkBytes: bytes, ops: opNames });
 
   it('accepts a library built for the framework library beside it', () => {
@@ -89,6 +89,30 @@ describe.runIf(native)('fused LayerNorm and GELU on the native backend', () => {
       const { fused, plain } = bothWays(f, [x, w, b]);
       for (let i = 0; i < fused.length; i++) expect(relDiff(fused[i], plain[i]), `shape [${shape}] output ${i}`).toBeLessThan(D === 1 ? 1e-4 : 2e-5);
       tf.dispose([x, w, b, dy]);
+    }
+  });
+
+  it('instance norm: the whole batch in one op agrees with per-sample FusedBatchNormV3 and the op-by-op form', () => {
+    if (!loaded) return;
+    for (const shape of [[2, 9, 10, 11, 16], [1, 3, 4, 5, 2], [3, 40, 41, 3, 1], [2, 2, 2, 2, 130]] as Array<[number, number, number, number, number]>) {
+      const x = tf.randomNormal(shape, 2, 3, 'float32', 31) as tf.Tensor5D;
+      const dy = tf.randomNormal(shape, 0, 1, 'float32', 32);
+      const f = (t: tf.Tensor) => tf.sum(tf.mul(ops.instanceNorm(t as tf.Tensor5D), dy));
+      const run = () => tf.tidy(() => [ops.instanceNorm(x), tf.grad(f)(x)].map((t) => t.dataSync().slice()));
+      const ours = run();
+      const saved = tf.getKernel(NATIVE_INSTANCE_NORM, 'tensorflow')!;
+      tf.unregisterKernel(NATIVE_INSTANCE_NORM, 'tensorflow');
+      const fbn = run(); // FusedBatchNormV3 per sample (family norm)
+      const fbnKernel = tf.getKernel('Ssl3dFusedNorm', 'tensorflow')!;
+      tf.unregisterKernel('Ssl3dFusedNorm', 'tensorflow');
+      const plain = run(); // TF.js ops
+      tf.registerKernel(fbnKernel);
+      tf.registerKernel(saved);
+      for (let i = 0; i < 2; i++) {
+        expect(relDiff(ours[i], fbn[i]), `[${shape}] ${i ? 'dx' : 'y'} vs FusedBatchNormV3`).toBeLessThan(1e-5);
+        expect(relDiff(ours[i], plain[i]), `[${shape}] ${i ? 'dx' : 'y'} vs op by op`).toBeLessThan(1e-5);
+      }
+      tf.dispose([x, dy]);
     }
   });
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { NATIVE_FUSED_NORM, NATIVE_FUSED_NORM_GRAD } from '../../backend/native_kernels';
-import { NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD } from '../../backend/native_ops';
+import { NATIVE_INSTANCE_NORM, NATIVE_INSTANCE_NORM_GRAD, NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD } from '../../backend/native_ops';
 import { customOp } from './custom';
 
 /**
@@ -54,12 +54,25 @@ function fusedLayerNorm(eps: number) {
  * axes of an NDHWC tensor [B, X, Y, Z, C].
  */
 export function instanceNorm(x: tf.Tensor5D, eps = 1e-5): tf.Tensor5D {
+  if (x.dtype === 'float32' && tf.getKernel(NATIVE_INSTANCE_NORM, tf.getBackend())) return ssl3dInstanceNorm(eps)(x) as tf.Tensor5D;
   if (x.dtype === 'float32' && tf.getKernel(NATIVE_FUSED_NORM, tf.getBackend())) return fusedInstanceNorm(eps)(x) as tf.Tensor5D;
   return normalize([1, 2, 3], eps)(x) as tf.Tensor5D;
 }
 
+/** Native TensorFlow with ssl3d's op library (src/backend/native_ops.ts): the whole batch in one op each way. */
+function ssl3dInstanceNorm(eps: number) {
+  return customOp(([x], save) => {
+    const [y, mean, rstd] = tf.engine().runKernel(NATIVE_INSTANCE_NORM, { x }, { epsilon: eps }) as tf.Tensor[];
+    save([x, mean, rstd]);
+    return {
+      value: y,
+      gradFunc: (dy, [sx, smean, srstd]) => tf.engine().runKernel(NATIVE_INSTANCE_NORM_GRAD, { dy, x: sx, mean: smean, rstd: srstd }) as tf.Tensor,
+    };
+  });
+}
+
 /**
- * Native TensorFlow: FusedBatchNormV3 normalises per channel over N·H·W, so one sample's instance norm is one
+ * Native TensorFlow without ssl3d's op library: FusedBatchNormV3 normalises per channel over N·H·W, so one sample's instance norm is one
  * FusedBatchNormV3 on its [1, X·Y, Z, C] view; backward through FusedBatchNormGradV3 (src/backend/native_kernels.ts).
  * A batch of one is that view of the tensor itself (no copies); larger batches are unstacked and stacked again
  * (moving the samples next to the channels instead, [1, S, 1, B·C], needs a transpose each way: equal at UNETR's
