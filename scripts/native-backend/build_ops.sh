@@ -91,12 +91,13 @@ fi
 
 # Compile flags as tf.sysconfig.get_compile_flags() gives them for the pip package, plus AVX2/FMA when the CPU has
 # them (the loops are vectorised by the compiler; Eigen's erf/exp by Eigen). -march=native is avoided: Eigen's
-# AVX512-FP16 headers do not compile with GCC 12.
+# AVX512-FP16 headers do not compile with GCC 12. -ffp-contract=off: no a·b + c fused into one rounding, so that
+# Ssl3dAdamGroup rounds as the op-by-op update does.
 ARCH=()
 if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then ARCH=(-mavx2 -mfma); fi
 say "compiling $(basename "$SRC") for TensorFlow $TF_VERSION (g++ $(g++ -dumpversion); about 10 s)"
 T0=$(date +%s)
-g++ -std=c++17 -shared -fPIC -O3 "${ARCH[@]}" -D_GLIBCXX_USE_CXX11_ABI=1 -DEIGEN_MAX_ALIGN_BYTES=64 -DNDEBUG -w \
+g++ -std=c++17 -shared -fPIC -O3 -ffp-contract=off "${ARCH[@]}" -D_GLIBCXX_USE_CXX11_ABI=1 -DEIGEN_MAX_ALIGN_BYTES=64 -DNDEBUG -w \
   -I "$INC" -I "$NODE_INC" "$SRC" -o "$OUT.part" \
   -L "$LIB_DIR" -l:libtensorflow_framework.so.2 -Wl,-rpath,'$ORIGIN' ||
   die "compiling $SRC failed (see the compiler output above)"

@@ -67,6 +67,23 @@ const inRef = (t) => {
 const [iy, im, ir] = run('Ssl3dInstanceNorm', [vol], 3, [eps]);
 checks.push(['Ssl3dInstanceNorm', maxDiff(iy, inRef(vol))]);
 checks.push(['Ssl3dInstanceNormGrad', maxDiff(run('Ssl3dInstanceNormGrad', [dvol, vol, im, ir], 1)[0], tf.grad((t) => tf.sum(tf.mul(inRef(t), dvol)))(vol))]);
+// Adam over a group (AdamW's decay): the same float32 operations as the op-by-op update, so equal bit for bit
+const ps = [tf.randomNormal([4, 5], 0, 1, 'float32', 8), tf.randomNormal([3], 0, 1, 'float32', 9)];
+const gs = [tf.randomNormal([4, 5], 0, 1, 'float32', 10), tf.randomNormal([3], 0, 1, 'float32', 11)];
+const m0 = tf.randomNormal([23], 0, 0.1, 'float32', 12);
+const v0 = tf.abs(tf.randomNormal([23], 0, 0.1, 'float32', 13));
+const [lr, wd, b1, b2, e, t] = [1e-3, 1e-2, 0.9, 0.999, 1e-8, 3];
+const FL = b.binding.TF_ATTR_FLOAT;
+const hyper = { beta1: b1, beta2: b2, one_minus_beta1: 1 - b1, one_minus_beta2: 1 - b2, eps: e, step_size: lr / (1 - b1 ** t), bc2_sqrt: Math.sqrt(1 - b2 ** t), decay_factor: 1 - lr * wd, l2: 0 };
+const adam = run('Ssl3dAdamGroup', [...ps, ...gs, m0, v0], 4, [{ name: 'N', type: INT, value: 2 }, ...Object.entries(hyper).map(([name, value]) => ({ name, type: FL, value }))]);
+const gcat = tf.concat(gs.map((x) => x.reshape([-1])));
+const th = tf.mul(tf.concat(ps.map((x) => x.reshape([-1]))), 1 - lr * wd);
+const mm = tf.add(tf.mul(m0, b1), tf.mul(gcat, 1 - b1));
+const vv = tf.add(tf.mul(v0, b2), tf.mul(tf.square(gcat), 1 - b2));
+const upd = tf.sub(th, tf.mul(tf.div(mm, tf.add(tf.div(tf.sqrt(vv), hyper.bc2_sqrt), e)), hyper.step_size));
+const got = tf.concat([adam[0].reshape([-1]), adam[1].reshape([-1])]);
+const same = (a, r) => tf.tidy(() => tf.all(tf.equal(a, r)).dataSync()[0] === 1);
+checks.push(['Ssl3dAdamGroup', same(got, upd) && same(adam[2], mm) && same(adam[3], vv) ? 0 : 1]);
 const bad = checks.filter(([, d]) => !(d < 1e-4));
 if (bad.length) fail(bad.map(([n, d]) => `${n}: relative max difference ${d}`).join('; '));
 console.log(`verify_ops: OK: ${lib} loaded; ${checks.map(([n, d]) => `${n} ${d.toExponential(1)}`).join(', ')} (relative max difference)`);

@@ -4,7 +4,8 @@
  * and ~13 backward, a GELU 5 and 11; each a kernel dispatch through tfjs-node and a pass over memory); attention's
  * split into heads and merge back (one copy each instead of reshape/transpose/reshape/unstack and the score scaling);
  * softmax's gradient in one op; instance norm over a whole batch in one op each way (TensorFlow's FusedBatchNormV3
- * normalises per channel over the batch, so each sample needed its own call, with unstack/stack around them).
+ * normalises per channel over the batch, so each sample needed its own call, with unstack/stack around them); Adam's
+ * update of all small parameters in one op.
  *
  * The ops live in a small library, `ssl3d_ops.node`, compiled by `npm run backend:native`
  * (scripts/native-backend/build_ops.sh, source scripts/native-backend/ops/ssl3d_ops.cc) against the headers of the
@@ -36,10 +37,28 @@ export const NATIVE_MERGE_HEADS = 'Ssl3dMergeHeads';
 export const NATIVE_SOFTMAX_GRAD = 'Ssl3dSoftmaxGrad';
 export const NATIVE_INSTANCE_NORM = 'Ssl3dInstanceNorm';
 export const NATIVE_INSTANCE_NORM_GRAD = 'Ssl3dInstanceNormGrad';
+export const NATIVE_ADAM_GROUP = 'Ssl3dAdamGroup';
 const NATIVE_OPS = [
   NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD, NATIVE_GELU, NATIVE_GELU_GRAD, NATIVE_SPLIT_HEADS, NATIVE_MERGE_HEADS, NATIVE_SOFTMAX_GRAD,
-  NATIVE_INSTANCE_NORM, NATIVE_INSTANCE_NORM_GRAD,
+  NATIVE_INSTANCE_NORM, NATIVE_INSTANCE_NORM_GRAD, NATIVE_ADAM_GROUP,
 ];
+
+/** Attributes of `NATIVE_ADAM_GROUP`: the update's scalars, each rounded to float32 as the op-by-op update's are. */
+export interface AdamGroupAttrs {
+  beta1: number;
+  beta2: number;
+  oneMinusBeta1: number;
+  oneMinusBeta2: number;
+  eps: number;
+  /** lr / (1 − β1ᵗ) */
+  stepSize: number;
+  /** √(1 − β2ᵗ) */
+  bc2Sqrt: number;
+  /** AdamW: 1 − lr·wd; else 1 */
+  decayFactor: number;
+  /** Adam with weight decay: wd; else 0 */
+  l2: number;
+}
 
 /** What build_ops.sh writes beside the library. */
 export interface NativeOpsManifest {
@@ -122,7 +141,8 @@ export function loadNativeOps(backendName: NativeBackendName, env: NodeJS.Proces
  * `NATIVE_GELU` (x) → y; `NATIVE_GELU_GRAD` (dy, x) → dx; `NATIVE_SPLIT_HEADS` (x; parts, batch, heads, scale0) →
  * parts; `NATIVE_MERGE_HEADS` (part0, part1, ...; batch, scale0) → y; `NATIVE_SOFTMAX_GRAD` (dy, y) → dx;
  * `NATIVE_INSTANCE_NORM` (x [B, ..., C]; epsilon) → [y, mean, rstd]; `NATIVE_INSTANCE_NORM_GRAD` (dy, x, mean, rstd) →
- * dx. src/nn/ops uses them when registered for the active backend.
+ * dx; `NATIVE_ADAM_GROUP` (p0.., g0.., m, v; AdamGroupAttrs) → [p0'.., m', v']. src/nn/ops and src/train/optim.ts use
+ * them when registered for the active backend.
  */
 export function registerNativeFusedOps(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
   if (tf.getKernel(NATIVE_LAYER_NORM, backendName)) return true;
@@ -159,5 +179,20 @@ export function registerNativeFusedOps(backendName: NativeBackendName, env: Node
   kernel(NATIVE_SOFTMAX_GRAD, ({ dy, y }, _attrs, b) => b.executeSingleOutput(NATIVE_SOFTMAX_GRAD, [], [dy, y]));
   kernel(NATIVE_INSTANCE_NORM, ({ x }, a, b) => b.executeMultipleOutputs(NATIVE_INSTANCE_NORM, [float(b, 'epsilon', a.epsilon as number)], [x], 3));
   kernel(NATIVE_INSTANCE_NORM_GRAD, ({ dy, x, mean, rstd }, _attrs, b) => b.executeSingleOutput(NATIVE_INSTANCE_NORM_GRAD, [], [dy, x, mean, rstd]));
+  kernel(NATIVE_ADAM_GROUP, (inputs, a, b) => {
+    const n = (Object.keys(inputs).length - 2) / 2;
+    const h = a as unknown as AdamGroupAttrs;
+    const list = (p: string) => Array.from({ length: n }, (_, i) => inputs[`${p}${i}`]);
+    const attrs = [
+      int(b, 'N', n),
+      ...(
+        [
+          ['beta1', h.beta1], ['beta2', h.beta2], ['one_minus_beta1', h.oneMinusBeta1], ['one_minus_beta2', h.oneMinusBeta2], ['eps', h.eps],
+          ['step_size', h.stepSize], ['bc2_sqrt', h.bc2Sqrt], ['decay_factor', h.decayFactor], ['l2', h.l2],
+        ] as Array<[string, number]>
+      ).map(([k, v]) => float(b, k, v)),
+    ];
+    return b.executeMultipleOutputs(NATIVE_ADAM_GROUP, attrs, [...list('p'), ...list('g'), inputs.m, inputs.v], n + 2);
+  });
   return true;
 }

@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { StateDict } from '../io/checkpoint/safetensors';
 import { NativeAdamState, nativeAdamBackend } from '../backend/native_adam';
+import { NATIVE_ADAM_GROUP, type AdamGroupAttrs } from '../backend/native_ops';
 
 export interface AdamOptions {
   lr: number;
@@ -71,6 +72,8 @@ export class Adam {
   step = 0;
   private readonly slots: Slot[];
   private readonly flat: FlatGroup | null;
+  /** TensorFlow's fused updates allowed (native backend; AdamOptions.native) */
+  private readonly native: boolean;
 
   constructor(params: Array<[string, tf.Variable]>, opts: AdamOptions) {
     this.type = opts.decoupled ? 'AdamW' : 'Adam';
@@ -82,7 +85,8 @@ export class Adam {
     const small = params.filter(([, p]) => p.size <= limit);
     const large = small.length > 1 ? params.filter(([, p]) => p.size > limit) : params;
     // native backend: large parameters through TensorFlow's fused ResourceApplyAdam (src/backend/native_adam.ts)
-    const nativeBackend = opts.native === false ? null : nativeAdamBackend();
+    this.native = opts.native !== false;
+    const nativeBackend = this.native ? nativeAdamBackend() : null;
     this.slots = large.map(([name, param]): Slot => {
       if (nativeBackend && param.dtype === 'float32') return { name, param, native: new NativeAdamState(nativeBackend, param.shape) };
       return {
@@ -159,6 +163,10 @@ export class Adam {
   private applyFlat(f: FlatGroup, grads: Record<string, tf.Tensor>): void {
     const missing = f.params.filter((p) => !grads[p.param.name]);
     if (missing.length === f.params.length) return;
+    if (!missing.length && this.native && tf.getKernel(NATIVE_ADAM_GROUP, tf.getBackend()) && f.params.every((p) => p.param.dtype === 'float32')) {
+      this.applyFlatNative(f, grads);
+      return;
+    }
     tf.tidy(() => {
       const g = tf.concat(f.params.map((p) => (grads[p.param.name] ? flat(grads[p.param.name]) : tf.zeros([p.size]))));
       const theta0 = tf.concat(f.params.map((p) => flat(p.param)));
@@ -174,6 +182,37 @@ export class Adam {
       f.v.assign(v);
       const parts = tf.split(theta, f.params.map((p) => p.size));
       f.params.forEach((p, i) => p.param.assign(p.param.rank === 1 ? parts[i] : tf.reshape(parts[i], p.param.shape)));
+    });
+  }
+
+  /**
+   * Native backend with ssl3d's op library: the same update as applyFlat's in one TensorFlow op (Ssl3dAdamGroup,
+   * src/backend/native_ops.ts), bit-identical, without the concats, the split and a reshape per parameter.
+   */
+  private applyFlatNative(f: FlatGroup, grads: Record<string, tf.Tensor>): void {
+    const [b1, b2] = this.betas;
+    const decoupled = this.type === 'AdamW' && this.weightDecay !== 0;
+    const attrs: AdamGroupAttrs = {
+      beta1: b1,
+      beta2: b2,
+      oneMinusBeta1: 1 - b1,
+      oneMinusBeta2: 1 - b2,
+      eps: this.eps,
+      stepSize: this.lr / (1 - Math.pow(b1, this.step)),
+      bc2Sqrt: Math.sqrt(1 - Math.pow(b2, this.step)),
+      decayFactor: decoupled ? 1 - this.lr * this.weightDecay : 1,
+      l2: this.type === 'Adam' ? this.weightDecay : 0,
+    };
+    const inputs: Record<string, tf.Tensor> = { m: f.m, v: f.v };
+    f.params.forEach((p, i) => {
+      inputs[`p${i}`] = p.param;
+      inputs[`g${i}`] = grads[p.param.name];
+    });
+    tf.tidy(() => {
+      const outs = tf.engine().runKernel(NATIVE_ADAM_GROUP, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      f.params.forEach((p, i) => p.param.assign(outs[i]));
+      f.m.assign(outs[f.params.length]);
+      f.v.assign(outs[f.params.length + 1]);
     });
   }
 

@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam, type AdamOptions } from '../../src/train/optim';
 import { availableBackends } from '../../src/backend/select';
+import { registerNativeKernels } from '../../src/backend/native_kernels';
+import { NATIVE_ADAM_GROUP } from '../../src/backend/native_ops';
 import { det } from '../helpers/det';
 import { FIXTURES } from '../helpers/paths';
 
@@ -138,6 +140,7 @@ const native = availableBackends().includes('native');
 describe.runIf(native)('Adam / AdamW on the native backend through ResourceApplyAdam (src/backend/native_adam.ts)', () => {
   beforeAll(async () => {
     require('@tensorflow/tfjs-node');
+    registerNativeKernels('tensorflow'); // as src/backend/select.ts starts it (ssl3d's op library included)
     expect(await tf.setBackend('tensorflow')).toBe(true);
   });
   for (const [name, c] of Object.entries<any>(fx.cases)) {
@@ -150,6 +153,40 @@ describe.runIf(native)('Adam / AdamW on the native backend through ResourceApply
       opt.dispose();
     });
   }
+
+  it('the flat group in one op (Ssl3dAdamGroup, when the op library is built) = the op-by-op update, bit for bit: Adam, Adam + L2, AdamW, a step with a parameter left out', async () => {
+    if (!tf.getKernel(NATIVE_ADAM_GROUP, 'tensorflow')) {
+      if (process.env.SSL3D_REQUIRE_NATIVE_OPS === '1') throw new Error('SSL3D_REQUIRE_NATIVE_OPS=1 but Ssl3dAdamGroup is not registered');
+      return;
+    }
+    const shapes = [[3, 4], [5], [2, 3, 2], [7], [40, 30]];
+    const variants: Array<Partial<AdamOptions>> = [{ lr: 1e-3 }, { lr: 3e-2, weightDecay: 1e-2 }, { lr: 3e-2, weightDecay: 1e-2, decoupled: true }, { lr: 1e-4, weightDecay: 1e-5, decoupled: true, betas: [0.8, 0.99], eps: 1e-6 }];
+    for (const [vi, extra] of variants.entries()) {
+      const run = async (native: boolean, tag: string) => {
+        const vars = shapes.map((sh, i) => tf.variable(tf.tensor(det(sh, i + 1), sh), true, `g_${vi}_${tag}_${i}`));
+        const opt = new Adam(vars.map((v, i) => [`p${i}`, v] as [string, tf.Variable]), { lr: 1e-3, ...extra, native });
+        const before = tf.memory().numTensors;
+        for (let t = 0; t < 6; t++) {
+          const grads: Record<string, tf.Tensor> = {};
+          shapes.forEach((sh, i) => {
+            if (!(t === 3 && i === 1)) grads[vars[i].name] = tf.tensor(det(sh, 50 + 10 * t + i, 0.5), sh);
+          });
+          opt.apply(grads);
+          Object.values(grads).forEach((g) => g.dispose());
+        }
+        expect(tf.memory().numTensors).toBe(before);
+        const values = vars.map((v) => Array.from(v.dataSync()));
+        const moments = await opt.moments();
+        opt.dispose();
+        vars.forEach((v) => v.dispose());
+        return { values, moments };
+      };
+      const op = await run(true, 'op');
+      const ops = await run(false, 'ops');
+      expect(op.values, `variant ${vi}`).toEqual(ops.values);
+      for (const [k, t] of ops.moments) expect(Array.from(op.moments.get(k)!.data), `variant ${vi} ${k}`).toEqual(Array.from(t.data));
+    }
+  });
 
   it('moments save and restore (resumed trajectory bit-identical), values set from outside are used, native: false opts out', async () => {
     const mk = (tag: string) => tf.variable(tf.tensor(det([30, 40], 1), [30, 40]), true, `nr_${tag}`);
