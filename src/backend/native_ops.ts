@@ -38,7 +38,8 @@ export const NATIVE_SOFTMAX_GRAD = 'Ssl3dSoftmaxGrad';
 export const NATIVE_INSTANCE_NORM = 'Ssl3dInstanceNorm';
 export const NATIVE_INSTANCE_NORM_GRAD = 'Ssl3dInstanceNormGrad';
 export const NATIVE_ADAM_GROUP = 'Ssl3dAdamGroup';
-const NATIVE_OPS = [
+/** Every op the library must have (its manifest lists them). */
+export const NATIVE_OPS = [
   NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD, NATIVE_GELU, NATIVE_GELU_GRAD, NATIVE_SPLIT_HEADS, NATIVE_MERGE_HEADS, NATIVE_SOFTMAX_GRAD,
   NATIVE_INSTANCE_NORM, NATIVE_INSTANCE_NORM_GRAD, NATIVE_ADAM_GROUP,
 ];
