@@ -100,7 +100,7 @@ T0=$(date +%s)
 g++ -std=c++17 -shared -fPIC -O3 -ffp-contract=off "${ARCH[@]}" -D_GLIBCXX_USE_CXX11_ABI=1 -DEIGEN_MAX_ALIGN_BYTES=64 -DNDEBUG -w \
   -I "$INC" -I "$NODE_INC" "$SRC" -o "$OUT.part" \
   -L "$LIB_DIR" -l:libtensorflow_framework.so.2 -Wl,-rpath,'$ORIGIN' ||
-  die "compiling $SRC failed (see the compiler output above)"
+  { rm -f "$OUT.part"; die "compiling $SRC failed (see the compiler output above)"; }
 mv "$OUT.part" "$OUT"
 OPS_JSON="$(grep -o 'REGISTER_OP("[A-Za-z0-9]*")' "$SRC" | sed -E 's/REGISTER_OP\("([^"]*)"\)/"\1"/' | paste -sd, -)"
 cat >"$MANIFEST" <<EOF

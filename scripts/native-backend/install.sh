@@ -138,9 +138,13 @@ else
   say "    using cached $(basename "$WHEEL")"
 fi
 
+# The ops are optional (ssl3d runs the op-by-op forms without them): a failed build warns and the install goes on.
 build_ops() {
-  say "7/7 building ssl3d's TensorFlow ops (scripts/native-backend/build_ops.sh: fused LayerNorm and GELU)"
-  bash "$SCRIPT_DIR/build_ops.sh" --wheel "$WHEEL" --pkg "$PKG_NAME" --cache "$CACHE"
+  say "7/7 building ssl3d's TensorFlow ops (scripts/native-backend/build_ops.sh: fused LayerNorm, GELU, norms, attention, Adam)"
+  if ! bash "$SCRIPT_DIR/build_ops.sh" --wheel "$WHEEL" --pkg "$PKG_NAME" --cache "$CACHE"; then
+    say "WARNING: ssl3d's TensorFlow ops did not build (above); the native backend works without them, at the speed of"
+    say "         TF.js's op-by-op forms. Retry with: bash scripts/native-backend/build_ops.sh --wheel <the wheel>"
+  fi
 }
 if [[ $ONLY_OPS == 1 ]]; then
   build_ops
