@@ -13,6 +13,7 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import { BackendError } from '../errors';
 import { registerNativeKernels } from './native_kernels';
+import { loadNativeOps } from './native_ops';
 import { registerWasmKernels, wasmKernelsWanted } from './wasm_kernels';
 import { enableWasmThreads } from './wasm_threads';
 import { loadWebGpu } from './webgpu';
@@ -37,6 +38,8 @@ export interface BackendInfo {
   package: string;
   /** Why this one was chosen. */
   reason: string;
+  /** native: whether ssl3d's own TensorFlow ops are loaded, and why not (src/backend/native_ops.ts). */
+  ops?: string;
 }
 
 type Tf = typeof tfTypes;
@@ -178,7 +181,12 @@ export async function initBackend(force?: BackendName): Promise<{ info: BackendI
       : failures.length
         ? `best available (${failures.join('; ')})`
         : 'best available';
-    active = { info: { name: c.name, tfBackend: c.tfBackend, package: c.pkg, reason }, tf };
+    const info: BackendInfo = { name: c.name, tfBackend: c.tfBackend, package: c.pkg, reason };
+    if (c.name === 'native' || c.name === 'native-gpu') {
+      const st = loadNativeOps(c.name === 'native' ? 'tensorflow' : 'tensorflow-gpu');
+      info.ops = st.loaded ? "ssl3d's TensorFlow ops loaded" : `without ssl3d's TensorFlow ops (slower): ${st.reason}`;
+    }
+    active = { info, tf };
     return active;
   }
   throw new BackendError(`no TensorFlow.js backend could be initialised:\n  ${failures.join('\n  ')}`);
@@ -186,5 +194,5 @@ export async function initBackend(force?: BackendName): Promise<{ info: BackendI
 
 /** One line for logs: `backend: wasm (@tensorflow/tfjs-backend-wasm; best available ...)`. */
 export function describeBackend(info: BackendInfo): string {
-  return `backend: ${info.name} (${info.package}; ${info.reason})`;
+  return `backend: ${info.name} (${info.package}; ${info.reason}${info.ops ? `; ${info.ops}` : ''})`;
 }

@@ -17,6 +17,11 @@ describe('backend selection', () => {
     expect(info.name).toBe(expected);
     expect(tf.getBackend()).toBe(info.tfBackend);
     expect(describeBackend(info)).toMatch(new RegExp(`^backend: ${expected} `));
+    // native: the line says whether ssl3d's own TensorFlow ops are in use (CI builds them)
+    if (expected === 'native') {
+      expect(describeBackend(info)).toMatch(/ssl3d's TensorFlow ops (loaded|\(slower\): .+)\)$/);
+      if (process.env.SSL3D_REQUIRE_NATIVE_OPS === '1') expect(info.ops).toBe("ssl3d's TensorFlow ops loaded");
+    } else expect(info.ops).toBeUndefined();
     // it computes
     const y = tf.tidy(() => tf.tensor([1, 2, 3]).square().sum().dataSync()[0]);
     expect(y).toBe(14);
