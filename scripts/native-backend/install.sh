@@ -108,7 +108,7 @@ if [[ $FORCE == 0 ]] && [[ -d "$ROOT/node_modules/$PKG_NAME" ]]; then
   VOUT="$(verify 2>&1)" || VRC=$?
   printf '%s\n' "$VOUT" | quiet_tf
   if [[ $VRC == 0 ]]; then
-    if bash "$SCRIPT_DIR/build_ops.sh" --pkg "$PKG_NAME" --check >/dev/null 2>&1; then
+    if [[ $GPU == 1 ]] || bash "$SCRIPT_DIR/build_ops.sh" --pkg "$PKG_NAME" --check >/dev/null 2>&1; then
       say "already installed and working, ssl3d's ops built; nothing to do"
       exit 0
     fi
@@ -140,6 +140,11 @@ fi
 
 # The ops are optional (ssl3d runs the op-by-op forms without them): a failed build warns and the install goes on.
 build_ops() {
+  if [[ $GPU == 1 ]]; then
+    # CPU kernels only: on a GPU, TensorFlow would place these ops on the CPU and copy every tensor there and back
+    say "7/7 (skipped for the GPU package: ssl3d's ops are CPU kernels; the GPU runs TF.js's op-by-op forms)"
+    return 0
+  fi
   say "7/7 building ssl3d's TensorFlow ops (scripts/native-backend/build_ops.sh: fused LayerNorm, GELU, norms, attention, Adam)"
   if ! bash "$SCRIPT_DIR/build_ops.sh" --wheel "$WHEEL" --pkg "$PKG_NAME" --cache "$CACHE"; then
     say "WARNING: ssl3d's TensorFlow ops did not build (above); the native backend works without them, at the speed of"

@@ -119,6 +119,8 @@ export function loadNativeOps(backendName: NativeBackendName, env: NodeJS.Proces
   let s: NativeOpsStatus;
   const dir = nativeOpsDir(backendName);
   if (!nativeFamilyWanted('fused', env)) s = { loaded: false, reason: 'family fused is off (SSL3D_NATIVE_KERNELS)' };
+  // CPU kernels: with a GPU, TensorFlow would run them on the CPU and copy every tensor there and back
+  else if (backendName === 'tensorflow-gpu') s = { loaded: false, reason: 'its ops are CPU kernels, not used with @tensorflow/tfjs-node-gpu' };
   else if (!dir) s = { loaded: false, reason: 'no native backend package installed' };
   else {
     const check = checkNativeOpsLibrary(dir);
