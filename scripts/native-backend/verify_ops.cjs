@@ -67,6 +67,12 @@ const inRef = (t) => {
 const [iy, im, ir] = run('Ssl3dInstanceNorm', [vol], 3, [eps]);
 checks.push(['Ssl3dInstanceNorm', maxDiff(iy, inRef(vol))]);
 checks.push(['Ssl3dInstanceNormGrad', maxDiff(run('Ssl3dInstanceNormGrad', [dvol, vol, im, ir], 1)[0], tf.grad((t) => tf.sum(tf.mul(inRef(t), dvol)))(vol))]);
+// softmax, GELU(x + b) and its gradient
+checks.push(['Ssl3dSoftmax', maxDiff(run('Ssl3dSoftmax', [x], 1)[0], tf.softmax(x))]);
+checks.push(['Ssl3dBiasGelu', maxDiff(run('Ssl3dBiasGelu', [x, be], 1)[0], geluRef(tf.add(x, be)))]);
+const [bgx, bgb] = run('Ssl3dBiasGeluGrad', [dy, x, be], 2);
+const [rbx, rbb] = tf.grads((t, c) => tf.sum(tf.mul(geluRef(tf.add(t, c)), dy)))([x, be]);
+checks.push(['Ssl3dBiasGeluGrad dx', maxDiff(bgx, rbx)], ['Ssl3dBiasGeluGrad db', maxDiff(bgb, rbb)]);
 // Adam over a group (AdamW's decay): the same float32 operations as the op-by-op update, so equal bit for bit
 const ps = [tf.randomNormal([4, 5], 0, 1, 'float32', 8), tf.randomNormal([3], 0, 1, 'float32', 9)];
 const gs = [tf.randomNormal([4, 5], 0, 1, 'float32', 10), tf.randomNormal([3], 0, 1, 'float32', 11)];

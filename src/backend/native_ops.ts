@@ -5,7 +5,7 @@
  * split into heads and merge back (one copy each instead of reshape/transpose/reshape/unstack and the score scaling);
  * softmax's gradient in one op; instance norm over a whole batch in one op each way (TensorFlow's FusedBatchNormV3
  * normalises per channel over the batch, so each sample needed its own call, with unstack/stack around them); Adam's
- * update of all small parameters in one op.
+ * update of all small parameters in one op; softmax in one pass per row; the MLP's bias add fused into its GELU.
  *
  * The ops live in a small library, `ssl3d_ops.node`, compiled by `npm run backend:native`
  * (scripts/native-backend/build_ops.sh, source scripts/native-backend/ops/ssl3d_ops.cc) against the headers of the
@@ -38,10 +38,13 @@ export const NATIVE_SOFTMAX_GRAD = 'Ssl3dSoftmaxGrad';
 export const NATIVE_INSTANCE_NORM = 'Ssl3dInstanceNorm';
 export const NATIVE_INSTANCE_NORM_GRAD = 'Ssl3dInstanceNormGrad';
 export const NATIVE_ADAM_GROUP = 'Ssl3dAdamGroup';
+export const NATIVE_SOFTMAX = 'Ssl3dSoftmax';
+export const NATIVE_BIAS_GELU = 'Ssl3dBiasGelu';
+export const NATIVE_BIAS_GELU_GRAD = 'Ssl3dBiasGeluGrad';
 /** Every op the library must have (its manifest lists them). */
 export const NATIVE_OPS = [
   NATIVE_LAYER_NORM, NATIVE_LAYER_NORM_GRAD, NATIVE_GELU, NATIVE_GELU_GRAD, NATIVE_SPLIT_HEADS, NATIVE_MERGE_HEADS, NATIVE_SOFTMAX_GRAD,
-  NATIVE_INSTANCE_NORM, NATIVE_INSTANCE_NORM_GRAD, NATIVE_ADAM_GROUP,
+  NATIVE_INSTANCE_NORM, NATIVE_INSTANCE_NORM_GRAD, NATIVE_ADAM_GROUP, NATIVE_SOFTMAX, NATIVE_BIAS_GELU, NATIVE_BIAS_GELU_GRAD,
 ];
 
 /** Attributes of `NATIVE_ADAM_GROUP`: the update's scalars, each rounded to float32 as the op-by-op update's are. */
@@ -144,7 +147,8 @@ export function loadNativeOps(backendName: NativeBackendName, env: NodeJS.Proces
  * `NATIVE_GELU` (x) → y; `NATIVE_GELU_GRAD` (dy, x) → dx; `NATIVE_SPLIT_HEADS` (x; parts, batch, heads, scale0) →
  * parts; `NATIVE_MERGE_HEADS` (part0, part1, ...; batch, scale0) → y; `NATIVE_SOFTMAX_GRAD` (dy, y) → dx;
  * `NATIVE_INSTANCE_NORM` (x [B, ..., C]; epsilon) → [y, mean, rstd]; `NATIVE_INSTANCE_NORM_GRAD` (dy, x, mean, rstd) →
- * dx; `NATIVE_ADAM_GROUP` (p0.., g0.., m, v; AdamGroupAttrs) → [p0'.., m', v']. src/nn/ops and src/train/optim.ts use
+ * dx; `NATIVE_ADAM_GROUP` (p0.., g0.., m, v; AdamGroupAttrs) → [p0'.., m', v']; `NATIVE_SOFTMAX` (x) → y;
+ * `NATIVE_BIAS_GELU` (x, b) → GELU(x + b); `NATIVE_BIAS_GELU_GRAD` (dy, x, b) → [dx, db]. src/nn/ops and src/train/optim.ts use
  * them when registered for the active backend.
  */
 export function registerNativeFusedOps(backendName: NativeBackendName, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -182,6 +186,9 @@ export function registerNativeFusedOps(backendName: NativeBackendName, env: Node
   kernel(NATIVE_SOFTMAX_GRAD, ({ dy, y }, _attrs, b) => b.executeSingleOutput(NATIVE_SOFTMAX_GRAD, [], [dy, y]));
   kernel(NATIVE_INSTANCE_NORM, ({ x }, a, b) => b.executeMultipleOutputs(NATIVE_INSTANCE_NORM, [float(b, 'epsilon', a.epsilon as number)], [x], 3));
   kernel(NATIVE_INSTANCE_NORM_GRAD, ({ dy, x, mean, rstd }, _attrs, b) => b.executeSingleOutput(NATIVE_INSTANCE_NORM_GRAD, [], [dy, x, mean, rstd]));
+  kernel(NATIVE_SOFTMAX, ({ x }, _attrs, b) => b.executeSingleOutput(NATIVE_SOFTMAX, [], [x]));
+  kernel(NATIVE_BIAS_GELU, ({ x, b: bias }, _attrs, b) => b.executeSingleOutput(NATIVE_BIAS_GELU, [], [x, bias]));
+  kernel(NATIVE_BIAS_GELU_GRAD, ({ dy, x, b: bias }, _attrs, b) => b.executeMultipleOutputs(NATIVE_BIAS_GELU_GRAD, [], [dy, x, bias], 2));
   kernel(NATIVE_ADAM_GROUP, (inputs, a, b) => {
     const n = (Object.keys(inputs).length - 2) / 2;
     const h = a as unknown as AdamGroupAttrs;

@@ -92,6 +92,26 @@ describe.runIf(native)('fused LayerNorm and GELU on the native backend', () => {
     }
   });
 
+  it('softmax and GELU(x + b) in one op each way agree with the op-by-op forms', () => {
+    if (!loaded) return;
+    for (const shape of [[2, 7, 96], [5], [33, 1], [3, 4, 216], [130, 40]]) {
+      const D = shape[shape.length - 1];
+      const x = tf.randomNormal(shape, 0.2, 3, 'float32', 41);
+      const b = tf.randomNormal([D], 0, 1, 'float32', 42);
+      const dy = tf.randomNormal(shape, 0, 1, 'float32', 43);
+      const f = (t: tf.Tensor, u: tf.Tensor) => tf.sum(tf.mul(ops.softmax(ops.biasGelu(t, u as tf.Tensor1D)), dy));
+      const run = () => tf.tidy(() => [f(x, b), ...tf.grads(f)([x, b])].map((t) => t.dataSync().slice()));
+      const fused = run();
+      const saved = ['Ssl3dSoftmax', 'Ssl3dBiasGelu'].map((k) => tf.getKernel(k, 'tensorflow')!);
+      saved.forEach((k) => tf.unregisterKernel(k.kernelName, 'tensorflow'));
+      const plain = run();
+      saved.forEach((k) => tf.registerKernel(k));
+      for (let i = 0; i < fused.length; i++) expect(relDiff(fused[i], plain[i]), `shape [${shape}] output ${i}`).toBeLessThan(2e-5);
+      tf.dispose([x, b, dy]);
+    }
+    expect(() => ops.biasGelu(tf.zeros([3, 4]), tf.zeros([5]) as tf.Tensor1D)).toThrow(/Ssl3dBiasGelu: b must be \[D\] for x \[.., D\]/);
+  });
+
   it('instance norm: the whole batch in one op agrees with per-sample FusedBatchNormV3 and the op-by-op form', () => {
     if (!loaded) return;
     for (const shape of [[2, 9, 10, 11, 16], [1, 3, 4, 5, 2], [3, 40, 41, 3, 1], [2, 2, 2, 2, 130]] as Array<[number, number, number, number, number]>) {

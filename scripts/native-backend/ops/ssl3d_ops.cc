@@ -15,6 +15,9 @@
 //   Ssl3dSoftmaxGrad(dy, y) -> y·(dy − Σ dy·y)                              (over the last axis)
 //   Ssl3dInstanceNorm(x [B, spatial.., C]; epsilon) -> y, mean [B, C], rstd [B, C]   (no affine; MONAI's 'instance')
 //   Ssl3dInstanceNormGrad(dy, x, mean, rstd) -> dx
+//   Ssl3dSoftmax(x) -> softmax over the last axis (TensorFlow's Softmax makes several passes)
+//   Ssl3dBiasGelu(x [.., D], b [D]) -> GELU(x + b)            (the MLP's first linear layer's bias and activation)
+//   Ssl3dBiasGeluGrad(dy, x, b) -> dx, db
 //   Ssl3dAdamGroup(N params, N grads, m [total], v [total]; ...) -> N params, m, v
 //       Adam/AdamW (PyTorch's update, src/train/optim.ts) of many small parameters whose moments live in one flat
 //       vector: one op instead of a concat of the parameters and of the gradients, ~11 elementwise ops, a split and a
@@ -124,6 +127,18 @@ REGISTER_OP("Ssl3dInstanceNormGrad")
     .Input("mean: float")
     .Input("rstd: float")
     .Output("dx: float");
+
+REGISTER_OP("Ssl3dSoftmax").Input("x: float").Output("y: float").SetShapeFn([](InferenceContext* c) {
+  c->set_output(0, c->input(0));
+  return absl::OkStatus();
+});
+
+REGISTER_OP("Ssl3dBiasGelu").Input("x: float").Input("b: float").Output("y: float").SetShapeFn([](InferenceContext* c) {
+  c->set_output(0, c->input(0));
+  return absl::OkStatus();
+});
+
+REGISTER_OP("Ssl3dBiasGeluGrad").Input("dy: float").Input("x: float").Input("b: float").Output("dx: float").Output("db: float");
 
 REGISTER_OP("Ssl3dAdamGroup")
     .Input("params: N * float")
@@ -613,6 +628,106 @@ class InstanceNormGradOp : public OpKernel {
   }
 };
 
+class SoftmaxOp : public OpKernel {
+ public:
+  explicit SoftmaxOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    OP_REQUIRES(ctx, x.dims() >= 1, absl::InvalidArgumentError("Ssl3dSoftmax: x must have rank >= 1, got " + x.shape().DebugString()));
+    Tensor* y;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &y));
+    const int64 D = x.dim_size(x.dims() - 1);
+    const int64 rows = D == 0 ? 0 : x.NumElements() / D;
+    const float* px = x.flat<float>().data();
+    float* py = y->flat<float>().data();
+    ShardRows(ctx, rows, 12 * D, [=](int64 r0, int64 r1) {
+      for (int64 r = r0; r < r1; ++r) {
+        Eigen::Map<const Eigen::ArrayXf> xr(px + r * D, D);
+        Eigen::Map<Eigen::ArrayXf> yr(py + r * D, D);
+        const float m = xr.maxCoeff();
+        yr = (xr - m).exp();  // Eigen's vectorised exp
+        yr *= 1.f / yr.sum();
+      }
+    });
+  }
+};
+
+// x [rows, D] as a 2-D map and b broadcast over its rows
+struct BiasRows {
+  Eigen::TensorMap<Eigen::Tensor<const float, 2, Eigen::RowMajor>> x;
+  Eigen::TensorMap<Eigen::Tensor<const float, 2, Eigen::RowMajor>> b;
+  int64 rows, D;
+  auto z() const { return x + b.broadcast(Eigen::array<Eigen::Index, 2>{rows, 1}); }
+};
+
+bool MakeBiasRows(OpKernelContext* ctx, const Tensor& x, const Tensor& b, BiasRows** out, std::unique_ptr<BiasRows>* keep) {
+  const std::string op = ctx->op_kernel().type_string();
+  if (x.dims() < 1 || b.dims() != 1 || b.dim_size(0) != x.dim_size(x.dims() - 1)) {
+    ctx->CtxFailure(absl::InvalidArgumentError(op + ": b must be [D] for x [.., D]; got x " + x.shape().DebugString() + ", b " + b.shape().DebugString()));
+    return false;
+  }
+  const int64 D = b.dim_size(0);
+  const int64 rows = D == 0 ? 0 : x.NumElements() / D;
+  keep->reset(new BiasRows{{x.flat<float>().data(), rows, D}, {b.flat<float>().data(), 1, D}, rows, D});
+  *out = keep->get();
+  return true;
+}
+
+class BiasGeluOp : public OpKernel {
+ public:
+  explicit BiasGeluOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    BiasRows* t;
+    std::unique_ptr<BiasRows> keep;
+    if (!MakeBiasRows(ctx, ctx->input(0), ctx->input(1), &t, &keep)) return;
+    Tensor* y;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, ctx->input(0).shape(), &y));
+    Eigen::TensorMap<Eigen::Tensor<float, 2, Eigen::RowMajor>> Y(y->flat<float>().data(), t->rows, t->D);
+    const auto& d = ctx->eigen_cpu_device();
+    const auto z = t->z();
+    Y.device(d) = z * (z * kSqrt1_2).erf() * 0.5f + z * 0.5f;
+  }
+};
+
+class BiasGeluGradOp : public OpKernel {
+ public:
+  explicit BiasGeluGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& dy = ctx->input(0);
+    BiasRows* t;
+    std::unique_ptr<BiasRows> keep;
+    if (!MakeBiasRows(ctx, ctx->input(1), ctx->input(2), &t, &keep)) return;
+    OP_REQUIRES(ctx, dy.shape() == ctx->input(1).shape(),
+                absl::InvalidArgumentError("Ssl3dBiasGeluGrad: dy " + dy.shape().DebugString() + " and x " + ctx->input(1).shape().DebugString() + " differ"));
+    Tensor *dx, *db;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, dy.shape(), &dx));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, ctx->input(2).shape(), &db));
+    const int64 rows = t->rows, D = t->D;
+    Eigen::TensorMap<Eigen::Tensor<const float, 2, Eigen::RowMajor>> DY(dy.flat<float>().data(), rows, D);
+    Eigen::TensorMap<Eigen::Tensor<float, 2, Eigen::RowMajor>> DX(dx->flat<float>().data(), rows, D);
+    const auto& d = ctx->eigen_cpu_device();
+    const auto z = t->z();
+    DX.device(d) = DY * ((z * kSqrt1_2).erf() * 0.5f + 0.5f + z * (z.square() * -0.5f).exp() * kInvSqrt2Pi);
+    // db = column sums of dx, over fixed blocks of rows added in order (independent of the thread count)
+    const int64 block = std::max<int64>(1, std::min<int64>(64, (rows + 31) / 32));
+    const int64 blocks = rows == 0 ? 0 : (rows + block - 1) / block;
+    std::vector<float> partial(static_cast<size_t>(blocks * D), 0.f);
+    float* pp = partial.data();
+    const float* pdx = dx->flat<float>().data();
+    ShardRows(ctx, blocks, 2 * D * block, [=](int64 b0, int64 b1) {
+      for (int64 b = b0; b < b1; ++b) {
+        float* acc = pp + b * D;
+        for (int64 r = b * block; r < std::min(rows, (b + 1) * block); ++r)
+          for (int64 j = 0; j < D; ++j) acc[j] += pdx[r * D + j];
+      }
+    });
+    float* pdb = db->flat<float>().data();
+    std::fill(pdb, pdb + D, 0.f);
+    for (int64 b = 0; b < blocks; ++b)
+      for (int64 j = 0; j < D; ++j) pdb[j] += pp[b * D + j];
+  }
+};
+
 class AdamGroupOp : public OpKernel {
  public:
   explicit AdamGroupOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -695,12 +810,15 @@ REGISTER_KERNEL_BUILDER(Name("Ssl3dSoftmaxGrad").Device(tensorflow::DEVICE_CPU),
 REGISTER_KERNEL_BUILDER(Name("Ssl3dInstanceNorm").Device(tensorflow::DEVICE_CPU), InstanceNormOp);
 REGISTER_KERNEL_BUILDER(Name("Ssl3dInstanceNormGrad").Device(tensorflow::DEVICE_CPU), InstanceNormGradOp);
 REGISTER_KERNEL_BUILDER(Name("Ssl3dAdamGroup").Device(tensorflow::DEVICE_CPU), AdamGroupOp);
+REGISTER_KERNEL_BUILDER(Name("Ssl3dSoftmax").Device(tensorflow::DEVICE_CPU), SoftmaxOp);
+REGISTER_KERNEL_BUILDER(Name("Ssl3dBiasGelu").Device(tensorflow::DEVICE_CPU), BiasGeluOp);
+REGISTER_KERNEL_BUILDER(Name("Ssl3dBiasGeluGrad").Device(tensorflow::DEVICE_CPU), BiasGeluGradOp);
 
 // The Node addon: nothing to export; loading it has registered the ops above. `opNames` lets the loader check.
 NAPI_MODULE_INIT() {
   napi_value names;
   napi_create_array(env, &names);
-  const char* ops[] = {"Ssl3dLayerNorm", "Ssl3dLayerNormGrad", "Ssl3dGelu", "Ssl3dGeluGrad", "Ssl3dSplitHeads", "Ssl3dMergeHeads", "Ssl3dSoftmaxGrad", "Ssl3dInstanceNorm", "Ssl3dInstanceNormGrad", "Ssl3dAdamGroup"};
+  const char* ops[] = {"Ssl3dLayerNorm", "Ssl3dLayerNormGrad", "Ssl3dGelu", "Ssl3dGeluGrad", "Ssl3dSplitHeads", "Ssl3dMergeHeads", "Ssl3dSoftmaxGrad", "Ssl3dInstanceNorm", "Ssl3dInstanceNormGrad", "Ssl3dAdamGroup", "Ssl3dSoftmax", "Ssl3dBiasGelu", "Ssl3dBiasGeluGrad"};
   for (uint32_t i = 0; i < sizeof(ops) / sizeof(ops[0]); ++i) {
     napi_value s;
     napi_create_string_utf8(env, ops[i], NAPI_AUTO_LENGTH, &s);

@@ -65,7 +65,10 @@ export class MLPBlock extends Module {
     this.linear2 = this.addModule('linear2', new Linear(init, mlp, hidden));
   }
   forward(x: tf.Tensor): tf.Tensor {
-    return this.linear2.forward(ops.gelu(this.linear1.forward(x)));
+    // linear1's bias added inside the activation (one op on native with ssl3d's ops; else gelu(x·W + b))
+    const { weight, bias } = this.linear1;
+    const h = ops.linear(x, weight as tf.Tensor2D);
+    return this.linear2.forward(bias ? ops.biasGelu(h, bias as tf.Tensor1D) : ops.gelu(h));
   }
 }
 

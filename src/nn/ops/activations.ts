@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { NATIVE_LEAKY_RELU_GRAD } from '../../backend/native_kernels';
-import { NATIVE_GELU, NATIVE_GELU_GRAD, NATIVE_SOFTMAX_GRAD } from '../../backend/native_ops';
+import { NATIVE_BIAS_GELU, NATIVE_BIAS_GELU_GRAD, NATIVE_GELU, NATIVE_GELU_GRAD, NATIVE_SOFTMAX, NATIVE_SOFTMAX_GRAD } from '../../backend/native_ops';
 import { customOp } from './custom';
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -19,6 +19,24 @@ const fusedGelu: (x: tf.Tensor) => tf.Tensor = customOp(([x], save) => {
   return {
     value: tf.engine().runKernel(NATIVE_GELU, { x }) as tf.Tensor,
     gradFunc: (dy, [sx]) => tf.engine().runKernel(NATIVE_GELU_GRAD, { dy, x: sx }) as tf.Tensor,
+  };
+});
+
+/**
+ * GELU(x + b) for x [.., D] and a bias b [D] (a linear layer's bias and the activation after it). Native backend with
+ * ssl3d's op library: one op forward and one backward (dx and db together) instead of the bias add's pass and its
+ * gradient's column sum; elsewhere gelu(x + b).
+ */
+export function biasGelu(x: tf.Tensor, b: tf.Tensor1D): tf.Tensor {
+  if (x.dtype === 'float32' && b.dtype === 'float32' && tf.getKernel(NATIVE_BIAS_GELU, tf.getBackend())) return fusedBiasGelu(x, b);
+  return tf.tidy(() => gelu(tf.add(x, b)));
+}
+
+const fusedBiasGelu: (x: tf.Tensor, b: tf.Tensor) => tf.Tensor = customOp(([x, b], save) => {
+  save([x, b]);
+  return {
+    value: tf.engine().runKernel(NATIVE_BIAS_GELU, { x, b }) as tf.Tensor,
+    gradFunc: (dy, [sx, sb]) => tf.engine().runKernel(NATIVE_BIAS_GELU_GRAD, { dy, x: sx, b: sb }) as tf.Tensor[],
   };
 });
 
@@ -55,10 +73,10 @@ export function leakyRelu(x: tf.Tensor, alpha = 0.01): tf.Tensor {
 
 /**
  * Softmax over the last axis with the analytic gradient dx = y·(dy − Σ dy·y) (native backend with ssl3d's op library:
- * one op, src/backend/native_ops.ts).
+ * one op each way, src/backend/native_ops.ts).
  */
 export const softmax: (x: tf.Tensor) => tf.Tensor = customOp(([x], save) => {
-  const y = tf.softmax(x);
+  const y = x.dtype === 'float32' && tf.getKernel(NATIVE_SOFTMAX, tf.getBackend()) ? (tf.engine().runKernel(NATIVE_SOFTMAX, { x }) as tf.Tensor) : tf.softmax(x);
   save([y]);
   return {
     value: y,
