@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build ssl3d's own TensorFlow ops (ops/ssl3d_ops.cc: fused LayerNorm and GELU, forward and backward) for the native
-# backend: a Node addon compiled against the headers of the TensorFlow wheel whose C library tfjs-node runs on, put
+# Build ssl3d's own TensorFlow ops (ops/*.cc: LayerNorm, instance norm, GELU, softmax, attention heads, grouped Adam;
+# see ops/common.h) for the native backend: a Node addon compiled against the headers of the TensorFlow wheel whose C library tfjs-node runs on, put
 # beside that library in tfjs-node's deps/lib with a manifest (ssl3d_ops.json) that src/backend/native_ops.ts checks
 # before loading it. install.sh runs this after installing tfjs-node; run it by hand after editing the ops.
 #
@@ -15,7 +15,7 @@ set -Eeuo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
-SRC="$SCRIPT_DIR/ops/ssl3d_ops.cc"
+OPS_DIR="$SCRIPT_DIR/ops"
 WHEEL="" PKG_NAME="@tensorflow/tfjs-node" CACHE="${TMPDIR:-/tmp}/ssl3d-native-backend" IF_STALE=0 CHECK=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -36,7 +36,9 @@ FRAMEWORK="$LIB_DIR/libtensorflow_framework.so.2"
 OUT="$LIB_DIR/ssl3d_ops.node"
 MANIFEST="$LIB_DIR/ssl3d_ops.json"
 [[ -f "$FRAMEWORK" ]] || die "no $FRAMEWORK: install the native backend first (npm run backend:native)"
-SRC_SHA="$(sha256sum "$SRC" | cut -d' ' -f1)"
+SOURCES=("$OPS_DIR"/*.cc)
+# one hash over every source file (names and contents, in name order)
+SRC_SHA="$(cd "$OPS_DIR" && sha256sum -- *.cc *.h | sha256sum | cut -d' ' -f1)"
 FW_BYTES="$(stat -c %s "$FRAMEWORK")"
 
 up_to_date() {
@@ -95,14 +97,20 @@ fi
 # Ssl3dAdamGroup rounds as the op-by-op update does.
 ARCH=()
 if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then ARCH=(-mavx2 -mfma); fi
-say "compiling $(basename "$SRC") for TensorFlow $TF_VERSION (g++ $(g++ -dumpversion); about 10 s)"
+say "compiling ${#SOURCES[@]} files of ops/ for TensorFlow $TF_VERSION (g++ $(g++ -dumpversion); about 20 s)"
 T0=$(date +%s)
-g++ -std=c++17 -shared -fPIC -O3 -ffp-contract=off "${ARCH[@]}" -D_GLIBCXX_USE_CXX11_ABI=1 -DEIGEN_MAX_ALIGN_BYTES=64 -DNDEBUG -w \
-  -I "$INC" -I "$NODE_INC" "$SRC" -o "$OUT.part" \
-  -L "$LIB_DIR" -l:libtensorflow_framework.so.2 -Wl,-rpath,'$ORIGIN' ||
-  { rm -f "$OUT.part"; die "compiling $SRC failed (see the compiler output above)"; }
+OBJ="$CACHE/ops-obj"
+rm -rf "$OBJ" && mkdir -p "$OBJ"
+CXXFLAGS=(-std=c++17 -fPIC -O3 -ffp-contract=off "${ARCH[@]}" -D_GLIBCXX_USE_CXX11_ABI=1 -DEIGEN_MAX_ALIGN_BYTES=64 -DNDEBUG -w
+  -I "$INC" -I "$NODE_INC" -I "$OPS_DIR")
+# two at a time (each file pulls in TensorFlow's and Eigen's headers: ~8 s of one core)
+printf '%s\n' "${SOURCES[@]}" | xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} sh -c \
+  'g++ "$@" -c "$0" -o "'"$OBJ"'/$(basename "$0" .cc).o" || { echo "[native-ops] compiling $0 failed" >&2; exit 255; }' {} "${CXXFLAGS[@]}" ||
+  die "compiling the ops failed (see the compiler output above)"
+g++ -shared "$OBJ"/*.o -o "$OUT.part" -L "$LIB_DIR" -l:libtensorflow_framework.so.2 -Wl,-rpath,'$ORIGIN' ||
+  { rm -f "$OUT.part"; die "linking $OUT failed (see above)"; }
 mv "$OUT.part" "$OUT"
-OPS_JSON="$(grep -o 'REGISTER_OP("[A-Za-z0-9]*")' "$SRC" | sed -E 's/REGISTER_OP\("([^"]*)"\)/"\1"/' | paste -sd, -)"
+OPS_JSON="$(cat "${SOURCES[@]}" | grep -o 'REGISTER_OP("[A-Za-z0-9]*")' | sed -E 's/REGISTER_OP\("([^"]*)"\)/"\1"/' | paste -sd, -)"
 cat >"$MANIFEST" <<EOF
 {"tfVersion": "$TF_VERSION", "frameworkBytes": $FW_BYTES, "sourceSha256": "$SRC_SHA", "ops": [$OPS_JSON], "built": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
 EOF

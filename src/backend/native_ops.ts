@@ -8,7 +8,7 @@
  * update of all small parameters in one op; softmax in one pass per row; the MLP's bias add fused into its GELU.
  *
  * The ops live in a small library, `ssl3d_ops.node`, compiled by `npm run backend:native`
- * (scripts/native-backend/build_ops.sh, source scripts/native-backend/ops/ssl3d_ops.cc) against the headers of the
+ * (scripts/native-backend/build_ops.sh, sources scripts/native-backend/ops/*.cc) against the headers of the
  * TensorFlow wheel whose C library tfjs-node was built on, and placed beside that library in tfjs-node's `deps/lib`.
  * Loading it (a Node addon) registers the ops in TensorFlow's registries; tfjs-node then runs them by name. Its
  * `ssl3d_ops.json` records the TensorFlow library it was built for; a library of another build is not loaded (the

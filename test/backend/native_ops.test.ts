@@ -1,5 +1,5 @@
 /**
- * ssl3d's own TensorFlow ops (src/backend/native_ops.ts, scripts/native-backend/ops/ssl3d_ops.cc): the loader's checks
+ * ssl3d's own TensorFlow ops (src/backend/native_ops.ts, scripts/native-backend/ops/): the loader's checks
  * of the library and its manifest (any machine), and on the native backend the fused LayerNorm and GELU against the
  * op-by-op forms (forward and every gradient, odd shapes, bit-identical reruns, no leaks, errors). The op-layer
  * fixtures (test/nn/ops.test.ts) compare both with PyTorch on every backend. SSL3D_REQUIRE_NATIVE_OPS=1 (CI) fails
