@@ -1,28 +1,26 @@
 #!/usr/bin/env bash
 # Build ssl3d's own TensorFlow ops (ops/*.cc: LayerNorm, instance norm, GELU, softmax, attention heads, grouped Adam;
-# see ops/common.h) for the native backend: a Node addon compiled against the headers of the TensorFlow wheel whose C library tfjs-node runs on, put
-# beside that library in tfjs-node's deps/lib with a manifest (ssl3d_ops.json) that src/backend/native_ops.ts checks
+# see ops/common.h) for the native backend: a Node addon compiled against the headers of the TensorFlow wheel whose C
+# library tfjs-node runs on, put beside that library in tfjs-node's deps/lib with a manifest (ssl3d_ops.json) that src/backend/native_ops.ts checks
 # before loading it. install.sh runs this after installing tfjs-node; run it by hand after editing the ops.
 #
 # Usage: bash scripts/native-backend/build_ops.sh --wheel TENSORFLOW_WHEEL.whl [--pkg @tensorflow/tfjs-node]
-#        [--cache DIR] [--if-stale]
+#        [--cache DIR] [--check]
 #   --wheel     the wheel the backend's libtensorflow came from (install.sh: tensorflow-cpu 2.21.0 from PyPI)
 #   --pkg       the installed package to build for (default @tensorflow/tfjs-node; or @tensorflow/tfjs-node-gpu)
 #   --cache     where the wheel's headers are unpacked (default ${TMPDIR:-/tmp}/ssl3d-native-backend)
-#   --if-stale  do nothing when the built library matches the current source and TensorFlow library
 #   --check     only say whether a build is needed (exit 0: up to date, 1: stale or missing); needs no wheel
 set -Eeuo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 OPS_DIR="$SCRIPT_DIR/ops"
-WHEEL="" PKG_NAME="@tensorflow/tfjs-node" CACHE="${TMPDIR:-/tmp}/ssl3d-native-backend" IF_STALE=0 CHECK=0
+WHEEL="" PKG_NAME="@tensorflow/tfjs-node" CACHE="${TMPDIR:-/tmp}/ssl3d-native-backend" CHECK=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --wheel) WHEEL="$2"; shift 2 ;;
     --pkg) PKG_NAME="$2"; shift 2 ;;
     --cache) CACHE="$2"; shift 2 ;;
-    --if-stale) IF_STALE=1; shift ;;
     --check) CHECK=1; shift ;;
     -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build_ops.sh: unknown argument '$1'" >&2; exit 2 ;;
@@ -51,10 +49,6 @@ PY
 }
 if [[ $CHECK == 1 ]]; then
   if up_to_date; then say "up to date: $OUT"; exit 0; else say "missing or stale: $OUT"; exit 1; fi
-fi
-if [[ $IF_STALE == 1 ]] && up_to_date; then
-  say "up to date: $OUT"
-  exit 0
 fi
 [[ -n "$WHEEL" && -f "$WHEEL" ]] || die "--wheel: the TensorFlow wheel is needed for its C++ headers (got '${WHEEL}')"
 command -v g++ >/dev/null || die "g++ is required (apt-get install g++)"

@@ -19,7 +19,8 @@
  * - `bmm`: small batched products through BatchMatMulV3 (below).
  * - `norm`: instance norms through FusedBatchNormV3 and its gradient op (below).
  * - `act`: LeakyReLU's gradient as TensorFlow's LeakyReluGrad (below).
- * - `fused`: ssl3d's own TensorFlow ops (LayerNorm, GELU), when their library is built (./native_ops.ts).
+ * - `fused`: ssl3d's own TensorFlow ops (norms, GELU, softmax, attention heads, grouped Adam), when their library is
+ *   built (./native_ops.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeFamilyWanted, safeUnderProfiler, type NativeKernelFamily } from './kernel_env';

@@ -164,11 +164,23 @@ export function registerNativeFusedOps(backendName: NativeBackendName, env: Node
   kernel(NATIVE_LAYER_NORM, ({ x, gamma, beta }, attrs, b) =>
     b.executeMultipleOutputs(NATIVE_LAYER_NORM, [{ name: 'epsilon', type: b.binding.TF_ATTR_FLOAT, value: attrs.epsilon as number }], [x, gamma, beta], 3),
   );
-  kernel(NATIVE_LAYER_NORM_GRAD, ({ dy, x, mean, rstd, gamma }, _attrs, b) =>
-    b.executeMultipleOutputs(NATIVE_LAYER_NORM_GRAD, [], [dy, x, mean, rstd, gamma], 3),
-  );
-  kernel(NATIVE_GELU, ({ x }, _attrs, b) => b.executeSingleOutput(NATIVE_GELU, [], [x]));
-  kernel(NATIVE_GELU_GRAD, ({ dy, x }, _attrs, b) => b.executeSingleOutput(NATIVE_GELU_GRAD, [], [dy, x]));
+  // the ops without attributes: their inputs in order, and how many outputs
+  const attributeFree: Array<[string, string[], number]> = [
+    [NATIVE_LAYER_NORM_GRAD, ['dy', 'x', 'mean', 'rstd', 'gamma'], 3],
+    [NATIVE_GELU, ['x'], 1],
+    [NATIVE_GELU_GRAD, ['dy', 'x'], 1],
+    [NATIVE_BIAS_GELU, ['x', 'b'], 1],
+    [NATIVE_BIAS_GELU_GRAD, ['dy', 'x', 'b'], 2],
+    [NATIVE_SOFTMAX, ['x'], 1],
+    [NATIVE_SOFTMAX_GRAD, ['dy', 'y'], 1],
+    [NATIVE_INSTANCE_NORM_GRAD, ['dy', 'x', 'mean', 'rstd'], 1],
+  ];
+  for (const [name, inputNames, outputs] of attributeFree) {
+    kernel(name, (inputs, _attrs, b) => {
+      const xs = inputNames.map((k) => inputs[k]);
+      return outputs === 1 ? b.executeSingleOutput(name, [], xs) : b.executeMultipleOutputs(name, [], xs, outputs);
+    });
+  }
   const int = (b: NodeBackendLike, name: string, value: number) => ({ name, type: b.binding.TF_ATTR_INT, value });
   const float = (b: NodeBackendLike, name: string, value: number) => ({ name, type: b.binding.TF_ATTR_FLOAT, value });
   kernel(NATIVE_SPLIT_HEADS, ({ x }, a, b) =>
@@ -183,12 +195,7 @@ export function registerNativeFusedOps(backendName: NativeBackendName, env: Node
     const parts = Array.from({ length: Object.keys(inputs).length }, (_, i) => inputs[`part${i}`]);
     return b.executeSingleOutput(NATIVE_MERGE_HEADS, [int(b, 'N', parts.length), int(b, 'batch', a.batch as number), float(b, 'scale0', a.scale0 as number)], parts);
   });
-  kernel(NATIVE_SOFTMAX_GRAD, ({ dy, y }, _attrs, b) => b.executeSingleOutput(NATIVE_SOFTMAX_GRAD, [], [dy, y]));
   kernel(NATIVE_INSTANCE_NORM, ({ x }, a, b) => b.executeMultipleOutputs(NATIVE_INSTANCE_NORM, [float(b, 'epsilon', a.epsilon as number)], [x], 3));
-  kernel(NATIVE_INSTANCE_NORM_GRAD, ({ dy, x, mean, rstd }, _attrs, b) => b.executeSingleOutput(NATIVE_INSTANCE_NORM_GRAD, [], [dy, x, mean, rstd]));
-  kernel(NATIVE_SOFTMAX, ({ x }, _attrs, b) => b.executeSingleOutput(NATIVE_SOFTMAX, [], [x]));
-  kernel(NATIVE_BIAS_GELU, ({ x, b: bias }, _attrs, b) => b.executeSingleOutput(NATIVE_BIAS_GELU, [], [x, bias]));
-  kernel(NATIVE_BIAS_GELU_GRAD, ({ dy, x, b: bias }, _attrs, b) => b.executeMultipleOutputs(NATIVE_BIAS_GELU_GRAD, [], [dy, x, bias], 2));
   kernel(NATIVE_ADAM_GROUP, (inputs, a, b) => {
     const n = (Object.keys(inputs).length - 2) / 2;
     const h = a as unknown as AdamGroupAttrs;

@@ -143,12 +143,16 @@ export class Adam {
     return { theta: param, g: tf.add(g, tf.mul(param, this.weightDecay)) };
   }
 
+  /** PyTorch's bias correction at this step: lr / (1 − β1ᵗ) and √(1 − β2ᵗ). */
+  private biasCorrection(): { stepSize: number; bc2Sqrt: number } {
+    const [b1, b2] = this.betas;
+    return { stepSize: this.lr / (1 - Math.pow(b1, this.step)), bc2Sqrt: Math.sqrt(1 - Math.pow(b2, this.step)) };
+  }
+
   /** The update of one tensor (a parameter or the flat vector): new moments and parameter values. */
   private update(param: tf.Tensor, g0: tf.Tensor, m0: tf.Tensor, v0: tf.Tensor): { m: tf.Tensor; v: tf.Tensor; theta: tf.Tensor } {
     const [b1, b2] = this.betas;
-    const bc1 = 1 - Math.pow(b1, this.step);
-    const bc2Sqrt = Math.sqrt(1 - Math.pow(b2, this.step));
-    const stepSize = this.lr / bc1;
+    const { stepSize, bc2Sqrt } = this.biasCorrection();
     const { theta, g } = this.weightDecayed(param, g0);
     const m = tf.add(tf.mul(m0, b1), tf.mul(g, 1 - b1));
     const v = tf.add(tf.mul(v0, b2), tf.mul(tf.square(g), 1 - b2));
@@ -198,8 +202,7 @@ export class Adam {
       oneMinusBeta1: 1 - b1,
       oneMinusBeta2: 1 - b2,
       eps: this.eps,
-      stepSize: this.lr / (1 - Math.pow(b1, this.step)),
-      bc2Sqrt: Math.sqrt(1 - Math.pow(b2, this.step)),
+      ...this.biasCorrection(),
       decayFactor: decoupled ? 1 - this.lr * this.weightDecay : 1,
       l2: this.type === 'Adam' ? this.weightDecay : 0,
     };
